@@ -1,0 +1,182 @@
+using System.Runtime.InteropServices;
+
+namespace Finetune.Kernels.Cpu;
+
+/// <summary>The reference backend: native, 64-byte aligned host memory and vectorised, multi-threaded kernels.</summary>
+public sealed unsafe class CpuBackend : IBackend
+{
+    public static readonly CpuBackend Instance = new();
+
+    private long _allocated, _peak, _allocations;
+
+    private CpuBackend() { }
+
+    public Device Device => Device.Cpu;
+
+    public string Name => "cpu";
+
+    public long AllocatedBytes => Interlocked.Read(ref _allocated);
+
+    public long PeakBytes => Interlocked.Read(ref _peak);
+
+    public long Allocations => Interlocked.Read(ref _allocations);
+
+    public void ResetPeak() => Interlocked.Exchange(ref _peak, Interlocked.Read(ref _allocated));
+
+    public DeviceBuffer Allocate(long bytes)
+    {
+        if (bytes < 0) throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "allocation size must not be negative");
+        nint p = (nint)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 64);
+        long now = Interlocked.Add(ref _allocated, bytes);
+        Interlocked.Increment(ref _allocations);
+        long peak;
+        while (now > (peak = Interlocked.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, now, peak) != peak) { }
+        return new DeviceBuffer(this, p, bytes);
+    }
+
+    public void Free(DeviceBuffer buffer)
+    {
+        NativeMemory.AlignedFree((void*)buffer.Pointer);
+        Interlocked.Add(ref _allocated, -buffer.Bytes);
+    }
+
+    private static float* F(Dense d) => (float*)d.Buffer.Pointer + d.Offset;
+
+    private static int* I(Dense d) => (int*)d.Buffer.Pointer + d.Offset;
+
+    private static float* F(Strided s) => (float*)s.Buffer.Pointer + s.Layout.Offset;
+
+    public void CopyFromHost<T>(ReadOnlySpan<T> source, Dense destination) where T : unmanaged =>
+        source.CopyTo(new Span<T>((T*)destination.Buffer.Pointer + destination.Offset, source.Length));
+
+    public void CopyToHost<T>(Dense source, Span<T> destination) where T : unmanaged =>
+        new ReadOnlySpan<T>((T*)source.Buffer.Pointer + source.Offset, destination.Length).CopyTo(destination);
+
+    public void Fill(Dense destination, long count, float value)
+    {
+        nint p = (nint)F(destination);
+        CpuParallel.For(count, 1 << 16, (s, e) => new Span<float>((float*)p + s, (int)(e - s)).Fill(value));
+    }
+
+    public void Copy(DType dtype, Strided source, Strided destination)
+    {
+        var ix = new StridedIndex(destination.Layout.Shape, source.Layout.Strides, destination.Layout.Strides);
+        switch (dtype.SizeOf())
+        {
+            case 4:
+                ElementwiseLoops.Copy((int*)source.Buffer.Pointer + source.Layout.Offset, (int*)destination.Buffer.Pointer + destination.Layout.Offset, ix);
+                break;
+            case 2:
+                ElementwiseLoops.Copy((ushort*)source.Buffer.Pointer + source.Layout.Offset, (ushort*)destination.Buffer.Pointer + destination.Layout.Offset, ix);
+                break;
+            default:
+                throw new NotSupportedException($"copy: dtype {dtype.Name()} is not supported by the CPU backend");
+        }
+    }
+
+    public void Unary(UnaryOp op, float arg, Dense x, Dense y, long count)
+    {
+        float* px = F(x), py = F(y);
+        switch (op)
+        {
+            case UnaryOp.Neg: ElementwiseLoops.Unary<NegFn>(px, py, count, arg); break;
+            case UnaryOp.Exp: ElementwiseLoops.Unary<ExpFn>(px, py, count, arg); break;
+            case UnaryOp.Log: ElementwiseLoops.Unary<LogFn>(px, py, count, arg); break;
+            case UnaryOp.Sqrt: ElementwiseLoops.Unary<SqrtFn>(px, py, count, arg); break;
+            case UnaryOp.Rsqrt: ElementwiseLoops.Unary<RsqrtFn>(px, py, count, arg); break;
+            case UnaryOp.Tanh: ElementwiseLoops.Unary<TanhFn>(px, py, count, arg); break;
+            case UnaryOp.Relu: ElementwiseLoops.Unary<ReluFn>(px, py, count, arg); break;
+            case UnaryOp.Sigmoid: ElementwiseLoops.Unary<SigmoidFn>(px, py, count, arg); break;
+            case UnaryOp.GeluErf: ElementwiseLoops.Unary<GeluErfFn>(px, py, count, arg); break;
+            case UnaryOp.GeluTanh: ElementwiseLoops.Unary<GeluTanhFn>(px, py, count, arg); break;
+            case UnaryOp.Scale: ElementwiseLoops.Unary<ScaleFn>(px, py, count, arg); break;
+            case UnaryOp.Pow: ElementwiseLoops.Unary<PowFn>(px, py, count, arg); break;
+            case UnaryOp.AddScalar: ElementwiseLoops.Unary<AddScalarFn>(px, py, count, arg); break;
+            case UnaryOp.DropoutMask: ElementwiseLoops.Unary<DropoutMaskFn>(px, py, count, arg); break;
+            case UnaryOp.Abs: ElementwiseLoops.Unary<AbsFn>(px, py, count, arg); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown unary op");
+        }
+    }
+
+    public void UnaryBackward(UnaryOp op, float arg, Dense x, Dense y, Dense gy, Dense gx, long count)
+    {
+        float* px = F(x), py = F(y), pgy = F(gy), pgx = F(gx);
+        switch (op)
+        {
+            case UnaryOp.Neg: ElementwiseLoops.UnaryGrad<NegFn>(px, py, pgy, pgx, count, arg); break;
+            case UnaryOp.Exp: ElementwiseLoops.UnaryGrad<ExpFn>(px, py, pgy, pgx, count, arg); break;
+            case UnaryOp.Log: ElementwiseLoops.UnaryGrad<LogFn>(px, py, pgy, pgx, count, arg); break;
+            case UnaryOp.Sqrt: ElementwiseLoops.UnaryGrad<SqrtFn>(px, py, pgy, pgx, count, arg); break;
+            case UnaryOp.Rsqrt: ElementwiseLoops.UnaryGrad<RsqrtFn>(px, py, pgy, pgx, count, arg); break;
+            case UnaryOp.Tanh: ElementwiseLoops.UnaryGrad<TanhFn>(px, py, pgy, pgx, count, arg); break;
+            case UnaryOp.Relu: ElementwiseLoops.UnaryGrad<ReluFn>(px, py, pgy, pgx, count, arg); break;
+            case UnaryOp.Sigmoid: ElementwiseLoops.UnaryGrad<SigmoidFn>(px, py, pgy, pgx, count, arg); break;
+            case UnaryOp.GeluErf: ElementwiseLoops.UnaryGrad<GeluErfFn>(px, py, pgy, pgx, count, arg); break;
+            case UnaryOp.GeluTanh: ElementwiseLoops.UnaryGrad<GeluTanhFn>(px, py, pgy, pgx, count, arg); break;
+            case UnaryOp.Scale: ElementwiseLoops.UnaryGrad<ScaleFn>(px, py, pgy, pgx, count, arg); break;
+            case UnaryOp.Pow: ElementwiseLoops.UnaryGrad<PowFn>(px, py, pgy, pgx, count, arg); break;
+            case UnaryOp.AddScalar: ElementwiseLoops.UnaryGrad<AddScalarFn>(px, py, pgy, pgx, count, arg); break;
+            case UnaryOp.Abs: ElementwiseLoops.UnaryGrad<AbsFn>(px, py, pgy, pgx, count, arg); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, "unary op has no backward");
+        }
+    }
+
+    public void Binary(BinaryOp op, Strided a, Strided b, Strided c)
+    {
+        var ix = new StridedIndex(c.Layout.Shape, a.Layout.Strides, b.Layout.Strides, c.Layout.Strides);
+        float* pa = F(a), pb = F(b), pc = F(c);
+        switch (op)
+        {
+            case BinaryOp.Add: ElementwiseLoops.Binary<AddFn>(pa, pb, pc, ix); break;
+            case BinaryOp.Sub: ElementwiseLoops.Binary<SubFn>(pa, pb, pc, ix); break;
+            case BinaryOp.Mul: ElementwiseLoops.Binary<MulFn>(pa, pb, pc, ix); break;
+            case BinaryOp.Div: ElementwiseLoops.Binary<DivFn>(pa, pb, pc, ix); break;
+            case BinaryOp.Eq: ElementwiseLoops.Binary<EqFn>(pa, pb, pc, ix); break;
+            case BinaryOp.Gt: ElementwiseLoops.Binary<GtFn>(pa, pb, pc, ix); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op");
+        }
+    }
+
+    public void Where(Strided condition, Strided a, Strided b, Strided output)
+    {
+        var ix = new StridedIndex(output.Layout.Shape, condition.Layout.Strides, a.Layout.Strides, b.Layout.Strides, output.Layout.Strides);
+        ElementwiseLoops.Where(F(condition), F(a), F(b), F(output), ix);
+    }
+
+    public void Reduce(ReduceOp op, Dense x, Dense y, int outer, int extent, int inner) =>
+        RowKernels.Reduce(op, F(x), F(y), outer, extent, inner);
+
+    public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha,
+        Dense a, int lda, long strideA, Dense b, int ldb, long strideB,
+        float beta, Dense c, int ldc, long strideC, int batch) =>
+        GemmPacked.Sgemm(transA, transB, m, n, k, alpha, F(a), lda, strideA, F(b), ldb, strideB, beta, F(c), ldc, strideC, batch);
+
+    public void Softmax(bool log, Dense x, Dense y, int rows, int cols) => RowKernels.Softmax(log, F(x), F(y), rows, cols);
+
+    public void SoftmaxBackward(bool log, Dense y, Dense gy, Dense gx, int rows, int cols) =>
+        RowKernels.SoftmaxBackward(log, F(y), F(gy), F(gx), rows, cols);
+
+    public void LayerNorm(Dense x, Dense weight, Dense bias, Dense y, Dense mean, Dense rstd, int rows, int cols, float eps) =>
+        RowKernels.LayerNorm(F(x), F(weight), F(bias), F(y), F(mean), F(rstd), rows, cols, eps);
+
+    public void LayerNormBackward(Dense x, Dense weight, Dense mean, Dense rstd, Dense gy, Dense gx, Dense gw, Dense gb, int rows, int cols) =>
+        RowKernels.LayerNormBackward(F(x), F(weight), F(mean), F(rstd), F(gy), F(gx), F(gw), F(gb), rows, cols);
+
+    public void Gather(Dense table, int tableRows, int cols, Dense ids, long count, Dense output) =>
+        IndexKernels.Gather(F(table), tableRows, cols, I(ids), count, F(output));
+
+    public void ScatterAdd(Dense gOut, Dense ids, long count, int cols, Dense gTable, int tableRows) =>
+        IndexKernels.ScatterAdd(F(gOut), I(ids), count, cols, F(gTable), tableRows);
+
+    public void NllLoss(Dense logProbs, Dense targets, int rows, int classes, int ignoreIndex, Dense loss, Dense weight) =>
+        IndexKernels.NllLoss(F(logProbs), I(targets), rows, classes, ignoreIndex, F(loss), F(weight));
+
+    public void NllLossBackward(Dense gLoss, Dense targets, int rows, int classes, int ignoreIndex, Dense gLogProbs) =>
+        IndexKernels.NllLossBackward(F(gLoss), I(targets), rows, classes, ignoreIndex, F(gLogProbs));
+
+    public void RandomUniform(ulong seed, ulong offset, long count, float low, float high, Dense output) =>
+        IndexKernels.RandomUniform(seed, offset, count, low, high, F(output));
+
+    public void RandomNormal(ulong seed, ulong offset, long count, float mean, float std, Dense output) =>
+        IndexKernels.RandomNormal(seed, offset, count, mean, std, F(output));
+}
