@@ -174,6 +174,9 @@ public sealed unsafe class CpuBackend : IBackend
     public void NllLossBackward(Dense gLoss, Dense targets, int rows, int classes, int ignoreIndex, Dense gLogProbs) =>
         IndexKernels.NllLossBackward(F(gLoss), I(targets), rows, classes, ignoreIndex, F(gLogProbs));
 
+    public void AdamW(Dense param, Dense grad, Dense m, Dense v, long count, AdamWStep step) =>
+        OptimizerKernels.AdamW(F(param), F(grad), F(m), F(v), count, step);
+
     public void RandomUniform(ulong seed, ulong offset, long count, float low, float high, Dense output) =>
         IndexKernels.RandomUniform(seed, offset, count, low, high, F(output));
 
