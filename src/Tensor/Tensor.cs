@@ -125,7 +125,6 @@ public sealed partial class Tensor : IDisposable
         var buffer = _buffer;
         if (buffer is null) return;
         _buffer = null;
-        GradFn = null;
         buffer.Release();
         Grad?.Dispose();
         Grad = null;

@@ -15,6 +15,9 @@ internal static class Backprop
             var t = order[i];
             if (!grads.Remove(t, out var g)) continue;
             var node = t.GradFn;
+            if (t.IsDisposed)
+                throw new InvalidOperationException(
+                    $"backward: {(node is null ? "leaf" : "the output of '" + node.Op + "'")} {t.Describe()} was already freed (its TensorScope ended or it was disposed); run Backward() inside the scope of the forward pass");
             if (node is null)
             {
                 AccumulateLeaf(t, g);
