@@ -9,11 +9,13 @@ internal static class Backprop
     {
         var order = TopologicalOrder(root);
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = seed };
+        var stored = new HashSet<Tensor>(ReferenceEqualityComparer.Instance) { seed };
         using var noGrad = GradMode.NoGrad();
         for (int i = order.Count - 1; i >= 0; i--)
         {
             var t = order[i];
             if (!grads.Remove(t, out var g)) continue;
+            stored.Remove(g);
             var node = t.GradFn;
             if (t.IsDisposed)
                 throw new InvalidOperationException(
@@ -41,8 +43,14 @@ internal static class Backprop
                     throw new InvalidOperationException($"internal: backward of '{node.Op}' returned gradient {gx.Describe()} for input {k} of shape {x.Describe()}");
                 if (AnomalyMode.IsEnabled) AnomalyMode.Check(node.Op, "backward", gx, node.InputShapes);
                 // Each stored gradient is its own object, so it can be freed as soon as it is consumed.
-                if (ReferenceEquals(gx, g) || grads.ContainsValue(gx)) gx = gx.Alias();
-                grads[x] = grads.TryGetValue(x, out var prev) ? SumAndFree(prev, gx) : gx;
+                if (ReferenceEquals(gx, g) || stored.Contains(gx)) gx = gx.Alias();
+                if (grads.TryGetValue(x, out var prev))
+                {
+                    stored.Remove(prev);
+                    gx = SumAndFree(prev, gx);
+                }
+                grads[x] = gx;
+                stored.Add(gx);
             }
             g.Dispose();
         }
