@@ -48,6 +48,18 @@ public enum ReduceOp
 /// <summary>Hyper-parameters of one AdamW step (bias corrections precomputed for the step number).</summary>
 public readonly record struct AdamWStep(float LearningRate, float Beta1, float Beta2, float Eps, float WeightDecay, float Bias1, float Bias2);
 
+/// <summary>Memory statistics a backend keeps (bytes).</summary>
+public interface IMemoryStats
+{
+    /// <summary>Bytes held by live tensors.</summary>
+    long AllocatedBytes { get; }
+
+    /// <summary>The most <see cref="AllocatedBytes"/> has been since the last <see cref="ResetPeak"/>.</summary>
+    long PeakBytes { get; }
+
+    void ResetPeak();
+}
+
 /// <summary>A contiguous run of elements starting at <see cref="Offset"/>.</summary>
 public readonly record struct Dense(DeviceBuffer Buffer, long Offset = 0);
 

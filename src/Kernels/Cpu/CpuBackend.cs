@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Finetune.Kernels.Cpu;
 
 /// <summary>The reference backend: native, 64-byte aligned host memory and vectorised, multi-threaded kernels.</summary>
-public sealed unsafe class CpuBackend : IBackend
+public sealed unsafe class CpuBackend : IBackend, IMemoryStats
 {
     public static readonly CpuBackend Instance = new();
 
