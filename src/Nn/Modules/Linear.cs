@@ -17,6 +17,23 @@ public sealed class Linear : Layer
         if (bias) Bias = RegisterParameter("bias", new Parameter(Tensor.Uniform(new[] { outFeatures }, -bound, bound, generator)));
     }
 
+    /// <summary>A layer over given values: <paramref name="weight"/> [out, in] and optional <paramref name="bias"/> [out] (adopted, not copied).</summary>
+    public Linear(Tensor weight, Tensor? bias)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        if (weight.Rank != 2) throw new ArgumentException($"linear: weight must be [out, in], got {weight.Describe()}");
+        OutFeatures = weight.Size(0);
+        InFeatures = weight.Size(1);
+        if (bias is not null && (bias.Rank != 1 || bias.Size(0) != OutFeatures))
+            throw new ArgumentException($"linear: bias {bias.Describe()} must be [{OutFeatures}] for weight {weight.Describe()}");
+        Weight = RegisterParameter("weight", new Parameter(weight));
+        if (bias is not null) Bias = RegisterParameter("bias", new Parameter(bias));
+    }
+
+    /// <summary>BERT's init: weight N(0, std), bias zero.</summary>
+    public static Linear WithNormalInit(int inFeatures, int outFeatures, float std, Generator? generator = null, bool bias = true) =>
+        new(Tensor.Normal(new[] { outFeatures, inFeatures }, 0f, std, generator), bias ? Tensor.Zeros(outFeatures) : null);
+
     public int InFeatures { get; }
 
     public int OutFeatures { get; }
