@@ -36,11 +36,28 @@ public static unsafe class GemmTable
         return list;
     }
 
+    private static bool _cpuTime;
+    private static int _rounds = 2;
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec ts);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec { public long Sec, Nsec; }
+
+    /// <summary>Seconds now: wall clock, or this thread's CPU time with --cpu-time (1 thread only; ignores time spent descheduled on a busy machine).</summary>
+    private static double Now()
+    {
+        if (!_cpuTime) return Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+        ClockGetTime(3 /* CLOCK_THREAD_CPUTIME_ID */, out var ts);
+        return ts.Sec + ts.Nsec * 1e-9;
+    }
+
     public static int Run(string[] args)
     {
         int threads = 2;
         bool quick = false, peer = true;
-        string? only = null;
+        string? only = null, compare = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -49,6 +66,9 @@ public static unsafe class GemmTable
                 case "--quick": quick = true; break;
                 case "--no-peer": peer = false; break;
                 case "--peak": KernelPeak(); return 0;
+                case "--cpu-time": _cpuTime = true; break;
+                case "--rounds": _rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--compare": compare = args[++i]; break;
                 case "--only": only = args[++i]; break;
                 case "--kernel": GemmPacked.Kernel = GemmKernelInfo.Supported().Single(k => k.Name == args[i + 1]); i++; break;
                 case "--kc": GemmPacked.KC = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
@@ -60,8 +80,10 @@ public static unsafe class GemmTable
         CpuParallel.Threads = threads;
         var shapes = Shapes(quick).Where(s => only == null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase) || s.Op == only || s.Dims.Contains(only)).ToList();
 
+        if (compare != null) return Compare(shapes, compare, threads);
         using var torch = peer ? TorchPeer.Start(threads) : null;
-        Console.WriteLine($"CPU GEMM, float32 row-major, {threads} thread(s); ours: {GemmPacked.Kernel} KC={GemmPacked.KC} MC={GemmPacked.MC} NC={GemmPacked.NC}");
+        if (_cpuTime && threads != 1) { Console.Error.WriteLine("gemm: --cpu-time needs --threads 1"); return 2; }
+        Console.WriteLine($"CPU GEMM, float32 row-major, {threads} thread(s), {(_cpuTime ? "thread CPU time" : "wall time")}, best of {_rounds} medians; ours: {GemmPacked.Kernel} KC={GemmPacked.KC} MC={GemmPacked.MC} NC={GemmPacked.NC}");
         Console.WriteLine(torch is { Ok: true } ? $"peer: PyTorch {torch.Version} via {torch.Blas}" : $"peer: PyTorch unavailable ({torch?.Error ?? "disabled with --no-peer"})");
         Console.WriteLine();
         string header = $"| {"shape",-22} | {"m×k · k×n",-20} | {"op",-2} | {"ours GFLOP/s",12} | {"PyTorch GFLOP/s",15} | {"ours/PyTorch",12} |";
@@ -74,8 +96,11 @@ public static unsafe class GemmTable
             // of background load does not land on one side only.
             var (ours, reps) = MeasureOurs(s);
             double? theirs = torch is { Ok: true } ? torch.Measure(s, reps) : null;
-            ours = Math.Max(ours, MeasureOurs(s, reps).GFlops);
-            if (theirs is { } first && torch!.Measure(s, reps) is { } second) theirs = Math.Max(first, second);
+            for (int round = 1; round < _rounds; round++)
+            {
+                ours = Math.Max(ours, MeasureOurs(s, reps).GFlops);
+                if (theirs is { } before && torch!.Measure(s, reps) is { } now) theirs = Math.Max(before, now);
+            }
             string ratio = theirs is > 0 ? $"{ours / theirs.Value:F2}×" : "n/a";
             if (theirs is > 0) ratios.Add(ours / theirs.Value);
             Console.WriteLine($"| {s.Name,-22} | {s.Dims,-20} | {s.Op,-2} | {ours,12:F1} | {(theirs is { } t ? t.ToString("F1", CultureInfo.InvariantCulture) : "n/a"),15} | {ratio,12} |");
@@ -86,6 +111,51 @@ public static unsafe class GemmTable
             Console.WriteLine();
             Console.WriteLine($"geometric mean ours/PyTorch: {geo:F2}×  (min {ratios.Min():F2}×, max {ratios.Max():F2}×)");
         }
+        return 0;
+    }
+
+    /// <summary>
+    /// A/B experiment: configurations like "kc=256;kc=512,mc=96;kernel=avx2" measured interleaved shape by shape
+    /// (best median of --rounds each), so drifting background load hits every column alike.
+    /// </summary>
+    private static int Compare(List<Shape> shapes, string spec, int threads)
+    {
+        var configs = spec.Split(';').Select(c => c.Trim()).ToList();
+        void Apply(string config)
+        {
+            GemmPacked.KC = 256; GemmPacked.MC = 128; GemmPacked.NC = 4096; GemmPacked.Kernel = GemmKernelInfo.Best;
+            foreach (var kv in config.Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var parts = kv.Split('=');
+                switch (parts[0])
+                {
+                    case "kc": GemmPacked.KC = int.Parse(parts[1], CultureInfo.InvariantCulture); break;
+                    case "mc": GemmPacked.MC = int.Parse(parts[1], CultureInfo.InvariantCulture); break;
+                    case "nc": GemmPacked.NC = int.Parse(parts[1], CultureInfo.InvariantCulture); break;
+                    case "kernel": GemmPacked.Kernel = GemmKernelInfo.Supported().Single(k => k.Name == parts[1]); break;
+                    default: throw new ArgumentException($"unknown setting {kv}");
+                }
+            }
+        }
+        Console.WriteLine($"A/B, {threads} thread(s), {(_cpuTime ? "thread CPU time" : "wall time")}, best of {_rounds} medians, GFLOP/s");
+        Console.WriteLine($"| {"shape",-22} | {"op",-2} | " + string.Join(" | ", configs.Select(c => $"{c,14}")) + " |");
+        var logs = new double[configs.Count];
+        foreach (var s in shapes)
+        {
+            var best = new double[configs.Count];
+            int reps = 0;
+            for (int round = 0; round < _rounds; round++)
+                for (int ci = 0; ci < configs.Count; ci++)
+                {
+                    Apply(configs[ci]);
+                    var (g, r) = MeasureOurs(s, reps);
+                    reps = r;
+                    best[ci] = Math.Max(best[ci], g);
+                }
+            for (int ci = 0; ci < configs.Count; ci++) logs[ci] += Math.Log(best[ci]);
+            Console.WriteLine($"| {s.Name,-22} | {s.Op,-2} | " + string.Join(" | ", best.Select(b => $"{b,14:F1}")) + " |");
+        }
+        Console.WriteLine($"| {"geometric mean",-22} |    | " + string.Join(" | ", logs.Select(l => $"{Math.Exp(l / shapes.Count),14:F1}")) + " |");
         return 0;
     }
 
@@ -125,16 +195,16 @@ public static unsafe class GemmTable
             for (long i = 0; i < sizeB; i++) b[i] = (float)(rng.NextDouble() * 2 - 1);
             int lda = s.TransA ? s.M : s.K, ldb = s.TransB ? s.K : s.N;
             void Once() => GemmPacked.Sgemm(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, lda, 0, b, ldb, 0, 0f, c, s.N, 0, 1);
-            var sw = Stopwatch.StartNew();
+            double w0 = Now();
             for (int i = 0; i < 3; i++) Once();
-            double one = sw.Elapsed.TotalSeconds / 3;
+            double one = (Now() - w0) / 3;
             if (reps == 0) reps = Math.Clamp((int)(0.25 / Math.Max(one, 1e-6)), 5, 50);
             var times = new double[reps];
             for (int r = 0; r < reps; r++)
             {
-                long t0 = Stopwatch.GetTimestamp();
+                double t0 = Now();
                 Once();
-                times[r] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                times[r] = Now() - t0;
             }
             Array.Sort(times);
             return (s.Flops / times[reps / 2] / 1e9, reps);

@@ -45,11 +45,16 @@ internal static unsafe class GemmPack
     /// <summary>dst[p·width + j] = src[p·ld + j] for j &lt; count, zero for count ≤ j &lt; width (the case where the source is already k-major).</summary>
     private static void CopyRows(float* src, long ld, int kc, int count, int width, float* dst)
     {
-        if (count == width && width % 8 == 0 && Vector256.IsHardwareAccelerated)
+        if (count == width && width >= 8 && Vector256.IsHardwareAccelerated)
         {
+            // A width that is not a multiple of 8 ends with an overlapping vector (same values written twice).
+            int last = width - 8;
             for (int p = 0; p < kc; p++, src += ld, dst += width)
-                for (int j = 0; j < width; j += 8)
+            {
+                for (int j = 0; j < last; j += 8)
                     Vector256.Store(Vector256.Load(src + j), dst + j);
+                Vector256.Store(Vector256.Load(src + last), dst + last);
+            }
             return;
         }
         for (int p = 0; p < kc; p++, src += ld, dst += width)
@@ -67,10 +72,12 @@ internal static unsafe class GemmPack
     private static void Transpose(float* src, long ld, int count, int kc, int width, float* dst)
     {
         int r = 0;
-        if (Avx.IsSupported)
+        if (Avx.IsSupported && count >= 8)
         {
-            for (; r + 8 <= count; r += 8)
+            // Groups of 8 rows; a ragged end reuses an overlapping group (rows written twice with the same values).
+            for (int g = 0; g < count; g += 8)
             {
+                r = Math.Min(g, count - 8);
                 float* s = src + r * ld;
                 int p = 0;
                 for (; p + 8 <= kc; p += 8)
@@ -78,6 +85,7 @@ internal static unsafe class GemmPack
                 for (; p < kc; p++)
                     for (int q = 0; q < 8; q++) dst[(long)p * width + r + q] = s[q * ld + p];
             }
+            r = count;
         }
         for (; r < count; r++)
         {
