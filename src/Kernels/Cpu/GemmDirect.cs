@@ -51,6 +51,7 @@ internal static unsafe class GemmDirect
     }
 
     /// <summary>op(B) = B (k×n row-major): C[i, j0..j1] accumulates a(i,p)·B[p, j0..j1] over p in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AxpyRow(in GemmProblem p, int i, int j0, int j1)
     {
         float* a = p.A, b = p.B;
@@ -96,6 +97,7 @@ internal static unsafe class GemmDirect
     }
 
     /// <summary>op(B) = Bᵀ (B is n×k): C[i, j] is a dot product of op(A) row i with row j of B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DotRow(in GemmProblem p, int i, int j0, int j1)
     {
         int k = p.K;

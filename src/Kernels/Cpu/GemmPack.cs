@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -7,11 +8,13 @@ namespace Finetune.Kernels.Cpu;
 /// Packs blocks of op(A) and op(B) into the panel layout the micro-kernels read, so every transpose case
 /// reaches the kernel as the same unit-stride stream. Partial panels are zero-padded to a full tile.
 /// </summary>
+/// <remarks>Hot loops are compiled fully optimised on first call: a GEMM runs them only a few times per call, so tiering would leave them slow for many calls.</remarks>
 internal static unsafe class GemmPack
 {
     /// <summary>
     /// Packs op(A)[i0..i0+mc, p0..p0+kc] as ceil(mc/mr) panels of kc×mr: dst[panel][p·mr + r] = op(A)[i0+panel·mr+r, p0+p].
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(bool transA, float* a, long lda, int i0, int mc, int p0, int kc, int mr, float* dst)
     {
         for (int ir = 0; ir < mc; ir += mr, dst += (long)kc * mr)
@@ -28,6 +31,7 @@ internal static unsafe class GemmPack
     /// Packs op(B)[p0..p0+kc, j0..j0+nc] as ceil(nc/nr) panels of kc×nr: dst[panel][p·nr + j] = op(B)[p0+p, j0+panel·nr+j].
     /// Packs only panels [panelStart, panelEnd) so threads can share the work.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(bool transB, float* b, long ldb, int p0, int kc, int j0, int nc, int nr, float* dst, int panelStart, int panelEnd)
     {
         for (int panel = panelStart; panel < panelEnd; panel++)
@@ -43,6 +47,7 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>dst[p·width + j] = src[p·ld + j] for j &lt; count, zero for count ≤ j &lt; width (the case where the source is already k-major).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CopyRows(float* src, long ld, int kc, int count, int width, float* dst)
     {
         if (count == width && width >= 8 && Vector256.IsHardwareAccelerated)
@@ -69,6 +74,7 @@ internal static unsafe class GemmPack
     /// dst[p·width + r] = src[r·ld + p] for r &lt; count (zero-padded to width): turns count rows of length kc into
     /// k-major order. Full groups of 8 rows use an 8×8 register transpose; the rest goes element by element.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose(float* src, long ld, int count, int kc, int width, float* dst)
     {
         int r = 0;
@@ -97,6 +103,7 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>Reads an 8×8 block (rows at stride ld) and writes its transpose (rows at stride dstStride).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Transpose8x8(float* s, long ld, float* d, int dstStride)
     {
         var r0 = Avx.LoadVector256(s);

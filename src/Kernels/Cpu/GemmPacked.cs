@@ -284,6 +284,7 @@ internal sealed unsafe class GemmDriver
     }
 
     /// <summary>Rows [i0, i0+mc) of the row pass × B panels [panel0, panel1): B micro-panel stays in L1, A block in L2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ComputeBlock(int i0, int mc, int panel0, int panel1)
     {
         int mr = _k.Mr, nr = _k.Nr, kc = _kc;
@@ -311,6 +312,7 @@ internal sealed unsafe class GemmDriver
     }
 
     /// <summary>A partial tile: the kernel writes the raw sums to scratch, then only the valid part is merged into C with the kernel's rounding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void EdgeTile(int kc, float* ap, float* bp, float* cp, long ldc, int rows, int cols, float alpha, float beta)
     {
         int nr = _k.Nr;
