@@ -1,10 +1,15 @@
-namespace Finetune.Bench;
+using BenchmarkDotNet.Running;
+using Finetune.Bench;
 
-public static class Program
+// dotnet run -c Release --project bench -- gemm [--threads N] [--quick] ...   side-by-side table with the PyTorch peer
+// dotnet run -c Release --project bench -- bdn --filter '*Gemm*'              BenchmarkDotNet suites
+if (args.Length > 0 && args[0] == "gemm")
+    return GemmTable.Run(args[1..]);
+if (args.Length > 0 && args[0] == "bdn")
 {
-    public static int Main(string[] args)
-    {
-        Console.WriteLine("usage: dotnet run -c Release --project bench -- gemm");
-        return 2;
-    }
+    BenchmarkSwitcher.FromAssembly(typeof(GemmTable).Assembly).Run(args[1..]);
+    return 0;
 }
+Console.Error.WriteLine("usage: Finetune.Bench gemm [--threads N] [--quick] [--no-peer] [--kernel avx512|avx2|portable] [--kc N] [--mc N] [--nc N] [--only NAME]");
+Console.Error.WriteLine("       Finetune.Bench bdn [BenchmarkDotNet arguments, e.g. --filter '*Gemm*']");
+return 2;

@@ -1,37 +1,339 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
 namespace Finetune.Kernels.Cpu;
 
 /// <summary>
 /// Row-major SGEMM: C[i] = alpha·op(A[i])·op(B[i]) + beta·C[i] for i &lt; batch, op(A) m×k, op(B) k×n.
-/// A batch stride of 0 broadcasts one matrix. Results repeat bit for bit for the same inputs and sizes.
+/// A batch stride of 0 broadcasts one matrix. Results repeat bit for bit for the same inputs and sizes:
+/// the k dimension is cut into fixed KC blocks that never depend on the thread count, and threads only
+/// split m and n, so every element of C sees the same sequence of operations.
 /// </summary>
+/// <remarks>
+/// GotoBLAS/BLIS structure: loop over NC-wide column blocks of C, then KC-deep slices of k; each slice packs
+/// op(B) (kc×nc) and op(A) (up to <see cref="MBig"/> rows × kc) into panel layout, then a grid of
+/// MC×NCB sub-blocks of C runs the register-blocked micro-kernel (see <see cref="GemmMicroKernel"/>).
+/// Small problems skip packing (<see cref="GemmDirect"/>).
+/// </remarks>
 public static unsafe class GemmPacked
 {
+    /// <summary>Depth of one k slice; fixed (thread-count independent) so rounding repeats exactly.</summary>
+    internal static int KC = 256;
+    /// <summary>Rows of A one task keeps hot in L2 (rounded to the kernel's MR).</summary>
+    internal static int MC = 128;
+    /// <summary>Columns of C per outer block (rounded to the kernel's NR).</summary>
+    internal static int NC = 4096;
+    /// <summary>Rows of A packed per pass, bounding the shared A buffer.</summary>
+    internal static int MBig = 4096;
+    /// <summary>Multiply-adds below which a problem runs unpacked.</summary>
+    internal static long SmallWork = 32 * 32 * 32;
+    /// <summary>Multiply-adds per matrix below which a batch is split across threads instead of each matrix.</summary>
+    internal static long BatchParallelWork = 1L << 22;
+
+    /// <summary>The micro-kernel in use; tests and benchmarks may switch it to compare variants.</summary>
+    internal static GemmKernelInfo Kernel { get; set; } = GemmKernelInfo.Best;
+
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, long strideA, float* b, int ldb, long strideB,
         float beta, float* c, int ldc, long strideC, int batch)
     {
-        // Simple correct version; the packed, register-blocked kernel replaces this body.
-        nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
-        CpuParallel.For((long)batch * m, Math.Max(1, (1 << 16) / Math.Max(1, (long)n * k)), (s, e) =>
+        if (m < 0 || n < 0 || k < 0 || batch < 0)
+            throw new ArgumentOutOfRangeException(nameof(m), $"Sgemm: negative size m={m} n={n} k={k} batch={batch}");
+        if (m == 0 || n == 0 || batch == 0) return;
+        if (lda < (transA ? m : k) || ldb < (transB ? k : n) || ldc < n)
+            throw new ArgumentException($"Sgemm: leading dimensions too small (m={m} n={n} k={k} transA={transA} transB={transB} lda={lda} ldb={ldb} ldc={ldc})");
+
+        var p = new GemmProblem(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        long work = (long)m * n * Math.Max(k, 1);
+        if (batch > 1 && CpuParallel.Threads > 1 && work < BatchParallelWork)
         {
-            for (long t = s; t < e; t++)
+            // Many small matrices: one thread per matrix beats splitting each one.
+            nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+            var kernel = Kernel;
+            CpuParallel.For(batch, Math.Max(1, (1L << 18) / work), (s, e) =>
             {
-                long bi = t / m;
-                int i = (int)(t % m);
-                float* A = (float*)pa + bi * strideA, B = (float*)pb + bi * strideB, C = (float*)pc + bi * strideC;
-                for (int j = 0; j < n; j++)
+                for (long i = s; i < e; i++)
                 {
-                    float acc = 0f;
-                    for (int p = 0; p < k; p++)
-                    {
-                        float av = transA ? A[(long)p * lda + i] : A[(long)i * lda + p];
-                        float bv = transB ? B[(long)j * ldb + p] : B[(long)p * ldb + j];
-                        acc += av * bv;
-                    }
-                    float* cij = C + (long)i * ldc + j;
-                    *cij = beta == 0f ? alpha * acc : alpha * acc + beta * *cij;
+                    var q = p.At((float*)pa + i * strideA, (float*)pb + i * strideB, (float*)pc + i * strideC);
+                    Run(in q, kernel, parallel: false);
+                }
+            });
+            return;
+        }
+        for (long i = 0; i < batch; i++)
+        {
+            var q = p.At(a + i * strideA, b + i * strideB, c + i * strideC);
+            Run(in q, Kernel, parallel: CpuParallel.Threads > 1);
+        }
+    }
+
+    private static void Run(in GemmProblem p, GemmKernelInfo kernel, bool parallel)
+    {
+        if (p.K == 0 || p.Alpha == 0f)
+        {
+            GemmDirect.ScaleC(in p);
+            return;
+        }
+        long work = (long)p.M * p.N * p.K;
+        // Packing pays off only when each packed element is reused enough; the choice depends on the shape alone.
+        if (work <= SmallWork || p.M <= 2 || p.N <= 4)
+            GemmDirect.Run(in p, parallel);
+        else
+            GemmDriver.Run(in p, kernel, parallel);
+    }
+}
+
+/// <summary>One matrix of a (possibly batched) SGEMM call.</summary>
+internal readonly unsafe struct GemmProblem(bool transA, bool transB, int m, int n, int k, float alpha,
+    float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+{
+    public readonly bool TransA = transA, TransB = transB;
+    public readonly int M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc;
+    public readonly float Alpha = alpha, Beta = beta;
+    public readonly float* A = a, B = b, C = c;
+
+    public GemmProblem At(float* a, float* b, float* c) => new(TransA, TransB, M, N, K, Alpha, a, Lda, b, Ldb, Beta, c, Ldc);
+}
+
+/// <summary>A micro-kernel and its tile shape.</summary>
+internal sealed unsafe class GemmKernelInfo(string name, int mr, int nr, bool fused,
+    delegate*<int, float*, float*, float*, long, float, float, void> body)
+{
+    public string Name { get; } = name;
+    public int Mr { get; } = mr;
+    public int Nr { get; } = nr;
+    /// <summary>Whether the kernel's epilogue uses fused multiply-add (edge tiles must round the same way).</summary>
+    public bool Fused { get; } = fused;
+    public delegate*<int, float*, float*, float*, long, float, float, void> Body { get; } = body;
+
+    public static readonly GemmKernelInfo Avx512 = new("avx512", GemmMicroKernel.Avx512Mr, GemmMicroKernel.Avx512Nr, true, &GemmMicroKernel.Avx512Kernel);
+    public static readonly GemmKernelInfo Avx2 = new("avx2", GemmMicroKernel.Avx2Mr, GemmMicroKernel.Avx2Nr, true, &GemmMicroKernel.Avx2Kernel);
+    public static readonly GemmKernelInfo Portable = new("portable", 4, 8, false, &GemmMicroKernel.PortableKernel);
+
+    public static GemmKernelInfo Best =>
+        Avx512F.IsSupported ? Avx512 : System.Runtime.Intrinsics.X86.Avx2.IsSupported && Fma.IsSupported ? Avx2 : Portable;
+
+    /// <summary>The kernels this machine can run.</summary>
+    public static IEnumerable<GemmKernelInfo> Supported()
+    {
+        if (Avx512F.IsSupported) yield return Avx512;
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported && Fma.IsSupported) yield return Avx2;
+        yield return Portable;
+    }
+
+    public override string ToString() => $"{Name} {Mr}x{Nr}";
+}
+
+/// <summary>
+/// Per-thread packing memory: 64-byte aligned native blocks that grow on demand and are reused across calls,
+/// freed when the owning thread's holder is collected.
+/// </summary>
+internal sealed unsafe class GemmBuffers
+{
+    [ThreadStatic] private static GemmBuffers? _current;
+    public static GemmBuffers Current => _current ??= new GemmBuffers();
+
+    private float* _a, _b, _row, _tile;
+    private long _aSize, _bSize, _rowSize;
+
+    public float* A(long floats) => Ensure(ref _a, ref _aSize, floats);
+    public float* B(long floats) => Ensure(ref _b, ref _bSize, floats);
+    public float* Row(long floats) => Ensure(ref _row, ref _rowSize, floats);
+    /// <summary>Scratch for one edge tile.</summary>
+    public float* Tile => _tile != null ? _tile : _tile = (float*)NativeMemory.AlignedAlloc(64 * 64 * sizeof(float), 64);
+
+    private static float* Ensure(ref float* p, ref long size, long floats)
+    {
+        if (size >= floats) return p;
+        if (p != null) NativeMemory.AlignedFree(p);
+        // Round up so slowly growing requests do not reallocate every call.
+        long alloc = Math.Max(floats, size + size / 2);
+        p = (float*)NativeMemory.AlignedAlloc((nuint)(alloc * sizeof(float)), 64);
+        size = alloc;
+        return p;
+    }
+
+    ~GemmBuffers()
+    {
+        if (_a != null) NativeMemory.AlignedFree(_a);
+        if (_b != null) NativeMemory.AlignedFree(_b);
+        if (_row != null) NativeMemory.AlignedFree(_row);
+        if (_tile != null) NativeMemory.AlignedFree(_tile);
+    }
+}
+
+/// <summary>The packed, blocked path: loops around the micro-kernel, packing and threading.</summary>
+internal sealed unsafe class GemmDriver
+{
+    [ThreadStatic] private static GemmDriver? _current;
+
+    private GemmProblem _p;
+    private GemmKernelInfo _k = GemmKernelInfo.Portable;
+    private float* _packA, _packB;
+    // Current block: columns [jc, jc+nc), depth [pc, pc+kc), rows [ic, ic+mcAll).
+    private int _jc, _nc, _pc, _kc, _ic, _mcAll;
+    private float _betaEff;
+    private int _panelsA, _panelsB, _packItems;
+    private int _mBlock, _mBlocks, _nBlockPanels, _nBlocks;
+    private readonly Action<long, long> _packBody, _computeBody;
+
+    private GemmDriver()
+    {
+        _packBody = PackRange;
+        _computeBody = ComputeRange;
+    }
+
+    public static void Run(in GemmProblem p, GemmKernelInfo kernel, bool parallel)
+    {
+        // One driver per calling thread; workers only read its fields.
+        var d = _current ??= new GemmDriver();
+        d._p = p;
+        d._k = kernel;
+        d.Execute(parallel);
+        d._p = default;
+    }
+
+    private void Execute(bool parallel)
+    {
+        int mr = _k.Mr, nr = _k.Nr;
+        int m = _p.M, n = _p.N, k = _p.K;
+        int threads = parallel ? CpuParallel.Threads : 1;
+        int kcMax = Math.Min(GemmPacked.KC, k);
+        int ncMax = RoundUp(Math.Min(RoundUp(GemmPacked.NC, nr), n), nr);
+        int mBig = RoundUp(Math.Min(RoundUp(GemmPacked.MBig, mr), m), mr);
+        var bufs = GemmBuffers.Current;
+        _packB = bufs.B((long)kcMax * ncMax);
+        _packA = bufs.A((long)kcMax * mBig);
+
+        for (_jc = 0; _jc < n; _jc += ncMax)
+        {
+            _nc = Math.Min(ncMax, n - _jc);
+            _panelsB = (_nc + nr - 1) / nr;
+            for (_pc = 0; _pc < k; _pc += kcMax)
+            {
+                _kc = Math.Min(kcMax, k - _pc);
+                _betaEff = _pc == 0 ? _p.Beta : 1f;
+                for (_ic = 0; _ic < m; _ic += mBig)
+                {
+                    _mcAll = Math.Min(mBig, m - _ic);
+                    _panelsA = (_mcAll + mr - 1) / mr;
+                    // B is packed once per (jc, pc); A once per row pass.
+                    int bItems = _ic == 0 ? _panelsB : 0;
+                    _packItems = bItems;
+                    long items = bItems + _panelsA;
+                    long grain = Math.Max(1, items / (4L * threads));
+                    if (threads > 1) CpuParallel.For(items, grain, _packBody);
+                    else PackRange(0, items);
+
+                    PlanGrid(threads);
+                    long tasks = (long)_mBlocks * _nBlocks;
+                    if (threads > 1) CpuParallel.For(tasks, 1, _computeBody);
+                    else ComputeRange(0, tasks);
                 }
             }
-        });
+        }
     }
+
+    /// <summary>Cuts the current row pass into an MC×(panels) grid with enough tasks to balance the threads.</summary>
+    private void PlanGrid(int threads)
+    {
+        int mr = _k.Mr;
+        int mcTarget = Math.Max(mr, RoundUp(GemmPacked.MC, mr));
+        _mBlocks = (_mcAll + mcTarget - 1) / mcTarget;
+        // Even out block heights (still whole MR panels) so the last block is not a sliver.
+        _mBlock = RoundUp((_mcAll + _mBlocks - 1) / _mBlocks, mr);
+        _mBlocks = (_mcAll + _mBlock - 1) / _mBlock;
+        _nBlocks = 1;
+        if (threads > 1)
+        {
+            int want = 4 * threads;
+            if (_mBlocks < want) _nBlocks = Math.Min(_panelsB, (want + _mBlocks - 1) / _mBlocks);
+        }
+        _nBlockPanels = (_panelsB + _nBlocks - 1) / _nBlocks;
+        _nBlocks = (_panelsB + _nBlockPanels - 1) / _nBlockPanels;
+    }
+
+    private void PackRange(long start, long end)
+    {
+        int mr = _k.Mr, nr = _k.Nr;
+        for (long t = start; t < end; t++)
+        {
+            if (t < _packItems)
+            {
+                GemmPack.PackB(_p.TransB, _p.B, _p.Ldb, _pc, _kc, _jc, _nc, nr, _packB, (int)t, (int)t + 1);
+            }
+            else
+            {
+                int panel = (int)(t - _packItems);
+                int i0 = panel * mr;
+                GemmPack.PackA(_p.TransA, _p.A, _p.Lda, _ic + i0, Math.Min(mr, _mcAll - i0), _pc, _kc, mr,
+                    _packA + (long)panel * _kc * mr);
+            }
+        }
+    }
+
+    private void ComputeRange(long start, long end)
+    {
+        for (long t = start; t < end; t++)
+        {
+            int ib = (int)(t / _nBlocks), jb = (int)(t % _nBlocks);
+            ComputeBlock(ib * _mBlock, Math.Min(_mBlock, _mcAll - ib * _mBlock),
+                jb * _nBlockPanels, Math.Min(_panelsB, (jb + 1) * _nBlockPanels));
+        }
+    }
+
+    /// <summary>Rows [i0, i0+mc) of the row pass × B panels [panel0, panel1): B micro-panel stays in L1, A block in L2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ComputeBlock(int i0, int mc, int panel0, int panel1)
+    {
+        int mr = _k.Mr, nr = _k.Nr, kc = _kc;
+        var body = _k.Body;
+        long ldc = _p.Ldc;
+        float alpha = _p.Alpha, beta = _betaEff;
+        float* cBase = _p.C + (long)(_ic + i0) * ldc + _jc;
+        float* aBase = _packA + (long)(i0 / mr) * kc * mr;
+        for (int panel = panel0; panel < panel1; panel++)
+        {
+            int j = panel * nr;
+            int cols = Math.Min(nr, _nc - j);
+            float* bp = _packB + (long)panel * kc * nr;
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int rows = Math.Min(mr, mc - ir);
+                float* ap = aBase + (long)(ir / mr) * kc * mr;
+                float* cp = cBase + ir * ldc + j;
+                if (rows == mr && cols == nr)
+                    body(kc, ap, bp, cp, ldc, alpha, beta);
+                else
+                    EdgeTile(kc, ap, bp, cp, ldc, rows, cols, alpha, beta);
+            }
+        }
+    }
+
+    /// <summary>A partial tile: the kernel writes the raw sums to scratch, then only the valid part is merged into C with the kernel's rounding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void EdgeTile(int kc, float* ap, float* bp, float* cp, long ldc, int rows, int cols, float alpha, float beta)
+    {
+        int nr = _k.Nr;
+        float* tile = GemmBuffers.Current.Tile;
+        _k.Body(kc, ap, bp, tile, nr, 1f, 0f);
+        bool fused = _k.Fused;
+        for (int r = 0; r < rows; r++)
+        {
+            float* src = tile + r * nr;
+            float* dst = cp + r * ldc;
+            if (beta == 0f)
+                for (int j = 0; j < cols; j++) dst[j] = src[j] * alpha;
+            else if (beta == 1f && fused)
+                for (int j = 0; j < cols; j++) dst[j] = MathF.FusedMultiplyAdd(src[j], alpha, dst[j]);
+            else if (fused)
+                for (int j = 0; j < cols; j++) dst[j] = MathF.FusedMultiplyAdd(src[j], alpha, dst[j] * beta);
+            else
+                for (int j = 0; j < cols; j++) dst[j] = src[j] * alpha + dst[j] * beta;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 }
