@@ -80,6 +80,9 @@ public interface IBackend
 
     DeviceBuffer Allocate(long bytes);
 
+    /// <summary>Waits until every kernel issued so far has finished (a no-op on synchronous backends).</summary>
+    void Synchronize();
+
     /// <summary>Called by <see cref="DeviceBuffer.Release"/> when its last reference goes.</summary>
     void Free(DeviceBuffer buffer);
 

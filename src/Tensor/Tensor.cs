@@ -97,7 +97,8 @@ public sealed partial class Tensor : IDisposable
 
     internal DeviceBuffer Buffer => _buffer ?? throw new ObjectDisposedException(nameof(Tensor), $"tensor {Describe()} was disposed (its scope ended or Dispose was called)");
 
-    internal IBackend Backend => Buffer.Backend;
+    /// <summary>The backend of this tensor's memory, seen through the profiler's dispatch point.</summary>
+    internal IBackend Backend => Kernels.Profiling.KernelProfiler.Dispatch(Buffer.Backend);
 
     internal Layout Layout => new(_shape, _strides, _offset);
 

@@ -34,6 +34,8 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats
         return new DeviceBuffer(this, p, bytes);
     }
 
+    public void Synchronize() { }
+
     public void Free(DeviceBuffer buffer)
     {
         NativeMemory.AlignedFree((void*)buffer.Pointer);
