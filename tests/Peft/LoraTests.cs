@@ -96,6 +96,10 @@ public class LoraTests
         double maxErr = unmerged.Zip(merged, (a, b) => Math.Abs(a - b)).Max();
         TestContext.Out.WriteLine($"LoRA merged vs unmerged max abs error: {maxErr:E2}");
         Assert.That(maxErr, Is.LessThan(1e-5));
+        model.Train();
+        var e = Assert.Throws<InvalidOperationException>(() => model.Forward(ids, mask))!;
+        Assert.That(e.Message, Does.Contain("Unmerge()"));
+        model.Eval();
         peft.Unmerge();
         var restored = peft.LoraLayers.First().BaseLayer.Weight.Value.ToArray();
         Assert.That(restored.Zip(baseWeight, (a, b) => Math.Abs(a - b)).Max(), Is.LessThan(1e-6));

@@ -39,6 +39,8 @@ public sealed class LoraLinear : Layer
 
     public override Tensor Forward(Tensor input)
     {
+        if (Merged && Training && GradMode.IsEnabled && (LoraA.Weight.Trainable || LoraB.Weight.Trainable))
+            throw new InvalidOperationException("lora: the adapter is merged into the base weight, so it would get no gradient; call Unmerge() before training (or Eval() / GradMode.NoGrad() for inference)");
         var y = BaseLayer.Forward(input);
         if (Merged) return y;
         var update = LoraB.Forward(LoraA.Forward(Child<Layer>("lora_dropout").Forward(input)));
