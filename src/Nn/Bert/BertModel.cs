@@ -32,16 +32,18 @@ public sealed class BertModel : Module
     /// <summary>The last hidden state [B, T, hidden].</summary>
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null)
     {
-        var additive = attentionMask is null ? null : AdditiveMask(attentionMask, inputIds);
+        if (attentionMask is not null && !attentionMask.ShapeEquals(inputIds))
+            throw new ArgumentException($"bert: the attention mask {attentionMask.Describe()} must have the ids' shape {inputIds.Describe()}");
+        var additive = attentionMask is null ? null : AdditiveMask(attentionMask);
         return Encoder.Forward(Embeddings.Forward(inputIds, tokenTypeIds), additive);
     }
 
     /// <summary>A 0/1 mask [B, T] → (mask − 1)·1e9 shaped [B, 1, 1, T] to broadcast over heads and queries.</summary>
-    public static Tensor AdditiveMask(Tensor attentionMask, Tensor inputIds)
+    public static Tensor AdditiveMask(Tensor attentionMask)
     {
         ArgumentNullException.ThrowIfNull(attentionMask);
-        if (attentionMask.DType != DType.Float32 || !attentionMask.ShapeEquals(inputIds))
-            throw new ArgumentException($"bert: the attention mask must be float32 0/1 of the ids' shape {inputIds.Describe()}, got {attentionMask.DType.Name()} {attentionMask.Describe()}");
+        if (attentionMask.DType != DType.Float32 || attentionMask.Rank != 2)
+            throw new ArgumentException($"bert: the attention mask must be float32 0/1 [batch, seq], got {attentionMask.DType.Name()} {attentionMask.Describe()}");
         int b = attentionMask.Size(0), t = attentionMask.Size(1);
         return attentionMask.AddScalar(-1f).Scale(-MaskedScore).Reshape(b, 1, 1, t);
     }
