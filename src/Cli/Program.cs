@@ -1,10 +1,17 @@
+using System.CommandLine;
+using Finetune.Cli.Commands;
+
 namespace Finetune.Cli;
 
 public static class Program
 {
     public static int Main(string[] args)
     {
-        Console.WriteLine("finetune: commands arrive with the Transformers issue (demo, train, eval, embed)");
-        return args.Length == 0 ? 0 : 2;
+        var root = new RootCommand("finetune: parameter-efficient fine-tuning on a hand-built C# engine");
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(EmbedCommand.Create());
+        return root.Parse(args).Invoke();
     }
 }

@@ -6,6 +6,7 @@ namespace Finetune.Kernels;
 /// </summary>
 public sealed class DeviceBuffer
 {
+    private static long _nextId;
     private int _refs = 1;
 
     internal DeviceBuffer(IBackend backend, nint pointer, long bytes)
@@ -13,7 +14,14 @@ public sealed class DeviceBuffer
         Backend = backend;
         Pointer = pointer;
         Bytes = bytes;
+        Id = Interlocked.Increment(ref _nextId);
     }
+
+    /// <summary>Allocation order: a buffer with a larger id was allocated later.</summary>
+    public long Id { get; }
+
+    /// <summary>The id the next buffer will get.</summary>
+    public static long NextId => Interlocked.Read(ref _nextId) + 1;
 
     public IBackend Backend { get; }
 

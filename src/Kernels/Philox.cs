@@ -45,10 +45,12 @@ public static class Philox
         ToUnit(Lane(Block(seed, offset + (ulong)(index >> 2)), (int)(index & 3)));
 
     /// <summary>Standard normal for element <paramref name="index"/>: Box–Muller on lane pairs (0,1) and (2,3).</summary>
-    public static float Normal(ulong seed, ulong offset, long index)
+    public static float Normal(ulong seed, ulong offset, long index) =>
+        NormalOf(Block(seed, offset + (ulong)(index >> 2)), (int)(index & 3));
+
+    /// <summary>The standard normal of one lane of a block.</summary>
+    public static float NormalOf((uint, uint, uint, uint) block, int lane)
     {
-        var block = Block(seed, offset + (ulong)(index >> 2));
-        int lane = (int)(index & 3);
         int pair = lane & 2;
         // 1 - u keeps the log argument in (0, 1].
         float u1 = 1.0f - ToUnit(Lane(block, pair));

@@ -36,56 +36,95 @@ public sealed partial class Tensor
     {
         int m = a._shape[^2], k = a._shape[^1], n = b._shape[^1];
         var batchShape = BroadcastShape("matmul", a._shape[..^2], b._shape[..^2]);
-        int batch = (int)CheckShape("matmul", batchShape);
         var outShape = batchShape.Append(m).Append(n).ToArray();
         var c = Empty(outShape, DType.Float32, a.Device);
         if (c.Count > 0)
         {
-            var (da, ta, lda, sa, ownA) = GemmOperand(a, batchShape);
-            var (db, tb, ldb, sb, ownB) = GemmOperand(b, batchShape);
             if (k == 0) a.Backend.Fill(c.Dense, c.Count, 0f);
-            else a.Backend.Gemm(ta, tb, m, n, k, 1f, da, lda, sa, db, ldb, sb, 0f, c.Dense, n, (long)m * n, batch);
-            ownA?.Dispose();
-            ownB?.Dispose();
+            else Gemm(a, b, c, batchShape, m, n, k);
         }
         return Finish(c, "matmul", new[] { a, b }, g => new[]
         {
-            a.RequiresGrad ? Matmul2(g, b.T).SumTo(a._shape) : null,
-            b.RequiresGrad ? Matmul2(a.T, g).SumTo(b._shape) : null,
+            // A transposed operand gets its gradient computed transposed, so it arrives contiguous.
+            a.RequiresGrad ? (IsColumnMajor(a) ? Matmul2(b, g.T).T : Matmul2(g, b.T)).SumTo(a._shape) : null,
+            b.RequiresGrad ? (IsColumnMajor(b) ? Matmul2(g.T, a).T : Matmul2(a.T, g)).SumTo(b._shape) : null,
         }, a, b);
     }
 
+    /// <summary>The last two dims are a transpose of row-major memory.</summary>
+    private static bool IsColumnMajor(Tensor t) => t._strides[^2] == 1 && t._shape[^1] > 1 && t._shape[^2] > 1;
+
     /// <summary>
-    /// How GEMM reads one operand: row-major or transposed last two dims, the leading dimension, and one
-    /// batch stride (0 when broadcast). Copies only when the batch dims cannot be walked with one stride.
+    /// Runs C = A·B as few strided-batched GEMMs as the layouts allow: the trailing batch dims that one stride
+    /// walks in both operands form the GEMM batch, and the leading ones are looped over. Operands whose matrix
+    /// dims are neither row- nor column-major are copied first.
     /// </summary>
-    private static (Dense data, bool trans, int ld, long batchStride, Tensor? owned) GemmOperand(Tensor x, int[] batchShape)
+    private static void Gemm(Tensor a, Tensor b, Tensor c, int[] batchShape, int m, int n, int k)
     {
-        var view = x.BroadcastTo(batchShape.Append(x._shape[^2]).Append(x._shape[^1]).ToArray());
+        var (va, ta, lda, ownA) = GemmOperand(a, batchShape);
+        var (vb, tb, ldb, ownB) = GemmOperand(b, batchShape);
+        try
+        {
+            int nb = batchShape.Length;
+            var sa = va.Layout.Strides;
+            var sb = vb.Layout.Strides;
+            int split = 0;
+            long strideA = 0, strideB = 0;
+            while (!(TryBatchStride(batchShape, sa, split, out strideA) && TryBatchStride(batchShape, sb, split, out strideB))) split++;
+            int inner = 1;
+            for (int d = split; d < nb; d++) inner *= batchShape[d];
+            long outer = 1;
+            for (int d = 0; d < split; d++) outer *= batchShape[d];
+            var backend = a.Backend;
+            var index = new int[split];
+            for (long o = 0; o < outer; o++)
+            {
+                long offA = va.Layout.Offset, offB = vb.Layout.Offset, offC = 0;
+                long cStride = (long)inner * m * n;
+                for (int d = 0; d < split; d++)
+                {
+                    offA += index[d] * sa[d];
+                    offB += index[d] * sb[d];
+                }
+                offC = o * cStride;
+                backend.Gemm(ta, tb, m, n, k, 1f, new Dense(va.Buffer, offA), lda, strideA, new Dense(vb.Buffer, offB), ldb, strideB,
+                    0f, new Dense(c.Buffer, c._offset + offC), n, (long)m * n, inner);
+                for (int d = split - 1; d >= 0 && ++index[d] == batchShape[d]; d--) index[d] = 0;
+            }
+        }
+        finally
+        {
+            ownA?.Dispose();
+            ownB?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// How GEMM reads one operand broadcast to the batch: row-major or transposed matrix dims and the leading
+    /// dimension. Copies (and says so through <c>owned</c>) only when the matrix dims are neither.
+    /// </summary>
+    private static (Strided view, bool trans, int ld, Tensor? owned) GemmOperand(Tensor x, int[] batchShape)
+    {
+        var full = batchShape.Append(x._shape[^2]).Append(x._shape[^1]).ToArray();
+        var view = x.BroadcastTo(full);
         var st = view.Layout.Strides;
         int r = x._shape[^2], c = x._shape[^1];
         long sr = st[^2], sc = st[^1];
-        bool rowMajor = sc == 1 || c == 1;
-        bool colMajor = !rowMajor && (sr == 1 || r == 1);
-        long ld = rowMajor ? (r == 1 ? Math.Max(c, 1) : sr) : (c == 1 ? Math.Max(r, 1) : sc);
-        bool ldOk = rowMajor ? ld >= c : ld >= r;
-        if ((rowMajor || colMajor) && ldOk && TryBatchStride(view.Layout.Shape, st, out long bs))
-            return (new Dense(view.Buffer, view.Layout.Offset), colMajor, (int)ld, bs, null);
-        // Fallback: materialise the broadcast batch contiguously.
-        var copy = Empty(view.Layout.Shape, DType.Float32, x.Device);
+        if ((sc == 1 || c == 1) && (r == 1 || sr >= c)) return (view, false, (int)(r == 1 ? Math.Max(c, 1) : sr), null);
+        if ((sr == 1 || r == 1) && (c == 1 || sc >= r)) return (view, true, (int)(c == 1 ? Math.Max(r, 1) : sc), null);
+        var copy = Empty(full, DType.Float32, x.Device);
         x.Backend.Copy(DType.Float32, view, copy.Strided);
-        return (copy.Dense, false, c, (long)r * c, copy);
+        return (copy.Strided, false, c, copy);
     }
 
-    /// <summary>One stride that walks all batch dims in order, if there is one.</summary>
-    private static bool TryBatchStride(int[] shape, long[] strides, out long stride)
+    /// <summary>One stride that walks batch dims [from, end) in order, if there is one.</summary>
+    private static bool TryBatchStride(int[] batchShape, long[] strides, int from, out long stride)
     {
-        int nb = shape.Length - 2;
         stride = 0;
         int last = -1;
-        for (int i = nb - 1; i >= 0; i--)
+        for (int i = batchShape.Length - 1; i >= from; i--)
         {
-            if (shape[i] == 1) continue;
+            if (batchShape[i] == 1) continue;
             if (last < 0)
             {
                 stride = strides[i];
@@ -93,7 +132,7 @@ public sealed partial class Tensor
                 continue;
             }
             long span = 1;
-            for (int j = i + 1; j <= last; j++) span *= shape[j];
+            for (int j = i + 1; j <= last; j++) span *= batchShape[j];
             if (strides[i] != stride * span) return false;
         }
         return true;

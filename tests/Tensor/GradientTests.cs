@@ -121,6 +121,8 @@ public class GradientTests
         Check("matmul broadcast batch", xs => xs[0].Matmul(xs[1]), Leaf(2, 1, 3, 4), Leaf(3, 4, 2));
         Check("matmul vector", xs => xs[0].Matmul(xs[1]), Leaf(4), Leaf(4, 3));
         Check("matmul permuted batch", xs => xs[0].Permute(1, 0, 2).Matmul(xs[1]), Leaf(3, 2, 4), Leaf(2, 4, 5));
+        // Attention heads: [B, T, H, d] viewed as [B, H, T, d]; the batch dims need two strides.
+        Check("matmul per-head views", xs => xs[0].Permute(0, 2, 1, 3).Matmul(xs[1].Permute(0, 2, 3, 1)), Leaf(2, 3, 2, 4), Leaf(2, 3, 2, 4));
     }
 
     [Test]

