@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Finetune.Kernels.Cpu;
+using Finetune.Nn.IO;
+using Finetune.Nn.Optim;
+using Finetune.Peft;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Finetune.Bench;
+
+/// <summary>
+/// One MiniLM training step (forward, cross-entropy, backward, AdamW) with LoRA and with full fine-tuning, and an
+/// eval-mode forward, beside the PyTorch peer (bench/peers/bert_step_torch.py) and ONNX Runtime on the same batch.
+/// Rounds alternate engine and peers so background load hits both; each side keeps its best median.
+/// </summary>
+public static class StepTable
+{
+    public static int Run(string[] args)
+    {
+        int batch = Arg(args, "--batch", 8), seq = Arg(args, "--seq", 128), reps = Arg(args, "--reps", 5), threads = Arg(args, "--threads", 2), rounds = Arg(args, "--rounds", 2);
+        CpuParallel.Threads = threads;
+        var ids = new int[batch * seq];
+        var rng = new Random(0);
+        for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(1000, 20000);
+        var ours = new Dictionary<string, double>();
+        var peer = new Dictionary<string, double>();
+        void Keep(Dictionary<string, double> d, string k, double v) => d[k] = d.TryGetValue(k, out var old) ? Math.Min(old, v) : v;
+        for (int round = 0; round < rounds; round++)
+        {
+            Keep(ours, "lora_step_s", EngineStep(FineTuneMethod.Lora, ids, batch, seq, reps));
+            Keep(ours, "full_step_s", EngineStep(FineTuneMethod.Full, ids, batch, seq, reps));
+            Keep(ours, "forward_s", EngineForward(ids, batch, seq, reps));
+            Keep(peer, "ort_forward_s", OrtForward(ids, batch, seq, reps, threads));
+            var torch = TorchPeer(batch, seq, reps, threads);
+            if (torch is not null)
+                foreach (var k in new[] { "lora_step_s", "full_step_s", "forward_s" }) Keep(peer, "torch_" + k, torch[k]!.GetValue<double>());
+        }
+        Console.WriteLine($"MiniLM-L6 (hidden 384, 6 layers), batch {batch} × {seq} tokens, {threads} threads, median of {reps} after warm-up, best of {rounds} rounds");
+        Console.WriteLine($"{"measure",-26} {"engine",10} {"peer",10} {"peer is",-22} {"engine / peer",14}");
+        void Row(string name, string key, string peerKey, string peerName)
+        {
+            string p = peer.TryGetValue(peerKey, out var pv) ? $"{pv:F3} s" : "n/a";
+            string ratio = peer.TryGetValue(peerKey, out pv) ? $"{ours[key] / pv:F2}×" : "-";
+            Console.WriteLine($"{name,-26} {ours[key],8:F3} s {p,10} {peerName,-22} {ratio,14}");
+        }
+        Row("LoRA training step", "lora_step_s", "torch_lora_step_s", "PyTorch 1.13");
+        Row("full training step", "full_step_s", "torch_full_step_s", "PyTorch 1.13");
+        Row("forward (eval, no grad)", "forward_s", "ort_forward_s", "ONNX Runtime 1.31");
+        Row("forward (eval, no grad)", "forward_s", "torch_forward_s", "PyTorch 1.13");
+        return 0;
+    }
+
+    private static int Arg(string[] args, string name, int fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1]) : fallback;
+    }
+
+    private static double Median(int reps, Action step)
+    {
+        step();
+        step();
+        var times = new List<double>();
+        for (int r = 0; r < reps; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            step();
+            times.Add(clock.Elapsed.TotalSeconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    private static double EngineStep(FineTuneMethod method, int[] ids, int batch, int seq, int reps)
+    {
+        using var prepared = FineTuning.MiniLm(new FineTuneOptions { Method = method });
+        var model = prepared.Model;
+        model.Train();
+        var parameters = model.NamedParameters().Where(p => p.Value.Trainable).Select(p => new NamedParameter(p.Key, p.Value.Value)).ToList();
+        using var optimizer = new AdamW(parameters, 1e-4f);
+        var mask = Enumerable.Repeat(1f, ids.Length).ToArray();
+        var labels = Enumerable.Range(0, batch).Select(i => i % 2).ToArray();
+        return Median(reps, () =>
+        {
+            using var scope = TensorScope.Begin();
+            var logits = model.Forward(Tensor.FromArray(ids, batch, seq), Tensor.FromArray(mask, batch, seq));
+            logits.CrossEntropy(Tensor.FromArray(labels, batch)).Backward();
+            optimizer.Step();
+            optimizer.ZeroGrad();
+        });
+    }
+
+    private static double EngineForward(int[] ids, int batch, int seq, int reps)
+    {
+        using var encoder = MiniLm.LoadModel();
+        encoder.Eval();
+        var mask = Enumerable.Repeat(1f, ids.Length).ToArray();
+        return Median(reps, () =>
+        {
+            using var scope = TensorScope.Begin();
+            using var noGrad = GradMode.NoGrad();
+            encoder.Forward(Tensor.FromArray(ids, batch, seq), Tensor.FromArray(mask, batch, seq));
+        });
+    }
+
+    private static double OrtForward(int[] ids, int batch, int seq, int reps, int threads)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var onnx = MiniLm.OpenOnnx();
+        using var memory = new MemoryStream();
+        onnx.CopyTo(memory);
+        using var session = new InferenceSession(memory.ToArray(), options);
+        var dims = new[] { batch, seq };
+        var inputs = new List<NamedOnnxValue>
+        {
+            NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(ids.Select(i => (long)i).ToArray(), dims)),
+            NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(Enumerable.Repeat(1L, ids.Length).ToArray(), dims)),
+            NamedOnnxValue.CreateFromTensor("token_type_ids", new DenseTensor<long>(new long[ids.Length], dims)),
+        };
+        return Median(reps, () =>
+        {
+            using var results = session.Run(inputs);
+        });
+    }
+
+    private static JsonObject? TorchPeer(int batch, int seq, int reps, int threads)
+    {
+        var script = Path.Combine(AppContext.BaseDirectory, "peers", "bert_step_torch.py");
+        var start = new ProcessStartInfo("/usr/bin/python3", $"\"{script}\" {batch} {seq} {reps} {threads}") { RedirectStandardOutput = true, RedirectStandardError = true };
+        try
+        {
+            using var p = Process.Start(start)!;
+            var stdout = p.StandardOutput.ReadToEnd();
+            var stderr = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0)
+            {
+                Console.Error.WriteLine($"PyTorch peer failed ({p.ExitCode}): {stderr.Trim()}");
+                return null;
+            }
+            return JsonNode.Parse(stdout)!.AsObject();
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Console.Error.WriteLine($"PyTorch peer unavailable: /usr/bin/python3 not found ({e.Message}); apt-get install python3-torch");
+            return null;
+        }
+    }
+}
