@@ -66,7 +66,7 @@ public sealed unsafe class CudaBackend : IBackend, IDisposable
         var driver = new NativeCudaDriver(ordinal);
         try
         {
-            return new CudaBackend(driver, new NativeCudaBlas(), Device.Cuda(ordinal), options);
+            return new CudaBackend(driver, new NativeCudaBlas(driver), Device.Cuda(ordinal), options);
         }
         catch
         {

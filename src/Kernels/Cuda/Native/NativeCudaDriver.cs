@@ -62,8 +62,8 @@ public sealed unsafe class NativeCudaDriver : ICudaDriver
         return new CudaDeviceInfo(text, sms, (long)total, major, minor, maxThreads, bandwidth);
     }
 
-    /// <summary>The primary context is current per thread; make it current on this one once.</summary>
-    private void EnsureCurrent()
+    /// <summary>The primary context is current per thread; make it current on this one once (cuBLAS needs it too).</summary>
+    internal void EnsureCurrent()
     {
         if (_currentOnThread == _context) return;
         CudaException.Check(cuCtxSetCurrent(_context), "cuCtxSetCurrent");
