@@ -82,6 +82,9 @@ public class FailureTests
             Assert.That(probe.Reason, Is.Not.Empty);
             Assert.That(CudaDevice.TryRegister(out string reason), Is.Null);
             Assert.That(reason, Is.EqualTo(probe.Reason));
+            var e = Assert.Throws<CudaUnavailableException>(() => CudaBackend.CreateNative());
+            Assert.That(probe.Reason, Does.Contain(e!.Message), "creating the backend fails with the probe's reason");
+            Assert.That(e.Message, Does.Contain("install").Or.Contain("check"), "and says what to do");
         }
     }
 
