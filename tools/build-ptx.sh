@@ -6,8 +6,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:-$root/src/Kernels/Cuda/kernels.ptx}"
 command -v nvcc >/dev/null || { echo "build-ptx: nvcc not found; install nvidia-cuda-toolkit (Debian non-free)" >&2; exit 1; }
-ccbin=()
-if command -v clang-14 >/dev/null; then ccbin=(-ccbin clang-14); fi
+# nvcc 11.8 rejects Debian 12's gcc 12 as host compiler; clang-14 is one it accepts.
+command -v clang-14 >/dev/null || { echo "build-ptx: clang-14 not found; apt-get install clang-14" >&2; exit 1; }
+ccbin=(-ccbin clang-14)
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 # Run from the root with a relative path so the PTX does not embed this checkout's absolute path.
