@@ -305,8 +305,9 @@ extern "C" __global__ void copy_b16(const unsigned short* src, unsigned short* d
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Reductions over the middle dim of [outer, extent, inner]: one block per row when inner == 1, otherwise one
-// thread per output walking the extent in order (coalesced across inner). Order is fixed per launch shape.
+// Reductions over the middle dim of [outer, extent, inner]: one block per row when inner == 1; otherwise a
+// 32×8 block per tile of 32 outputs, where 8 rows of threads split the extent and their partials combine in
+// row order (coalesced across inner, deterministic). Order is fixed per launch shape.
 // ---------------------------------------------------------------------------------------------------------
 
 extern "C" __global__ void reduce_rows_f32(int op, const float* x, float* y, int rows, int extent)
@@ -321,20 +322,34 @@ extern "C" __global__ void reduce_rows_f32(int op, const float* x, float* y, int
     }
 }
 
+#define FT_TILE_ROWS 8
+
+// blockDim = (32, FT_TILE_ROWS).
 extern "C" __global__ void reduce_cols_f32(int op, const float* x, float* y, int outer, int extent, int inner)
 {
-    long long total = (long long)outer * inner;
-    for (long long i = global_thread(); i < total; i += grid_threads())
+    __shared__ float partial[FT_TILE_ROWS][33];
+    long long col_tiles = (inner + 31) / 32, tiles = (long long)outer * col_tiles;
+    for (long long t = blockIdx.x; t < tiles; t += gridDim.x)
     {
-        long long o = i / inner, j = i - o * inner;
-        const float* src = x + o * extent * (long long)inner + j;
+        long long o = t / col_tiles, j = (t - o * col_tiles) * 32 + threadIdx.x;
         float acc = op == 0 ? 0.0f : -INFINITY;
-        for (int k = 0; k < extent; k++)
+        if (j < inner)
         {
-            float v = src[(long long)k * inner];
-            acc = op == 0 ? acc + v : nan_max(acc, v);
+            const float* src = x + o * extent * (long long)inner + j;
+            for (int k = threadIdx.y; k < extent; k += blockDim.y)
+            {
+                float v = src[(long long)k * inner];
+                acc = op == 0 ? acc + v : nan_max(acc, v);
+            }
         }
-        y[i] = acc;
+        partial[threadIdx.y][threadIdx.x] = acc;
+        __syncthreads();
+        if (threadIdx.y == 0 && j < inner)
+        {
+            for (int r = 1; r < (int)blockDim.y; r++) acc = op == 0 ? acc + partial[r][threadIdx.x] : nan_max(acc, partial[r][threadIdx.x]);
+            y[o * inner + j] = acc;
+        }
+        __syncthreads();
     }
 }
 
@@ -441,21 +456,40 @@ extern "C" __global__ void layer_norm_backward_dx_f32(const float* x, const floa
     }
 }
 
-// Accumulates into gw/gb (zeroed by the caller, as on the CPU).
+// Accumulates into gw/gb (zeroed by the caller, as on the CPU). blockDim = (32, FT_TILE_ROWS): a tile of 32
+// columns, rows split across the 8 thread rows and combined in row order, so the result is deterministic.
 extern "C" __global__ void layer_norm_backward_dwdb_f32(const float* x, const float* mean, const float* rstd, const float* gy,
     float* gw, float* gb, int rows, int cols)
 {
-    for (long long j = global_thread(); j < cols; j += grid_threads())
+    __shared__ float part_w[FT_TILE_ROWS][33];
+    __shared__ float part_b[FT_TILE_ROWS][33];
+    for (long long tile = blockIdx.x; tile * 32 < cols; tile += gridDim.x)
     {
+        long long j = tile * 32 + threadIdx.x;
         float sw = 0.0f, sb = 0.0f;
-        for (long long r = 0; r < rows; r++)
+        if (j < cols)
         {
-            float g = gy[r * cols + j];
-            sw += g * (x[r * cols + j] - mean[r]) * rstd[r];
-            sb += g;
+            for (long long r = threadIdx.y; r < rows; r += blockDim.y)
+            {
+                float g = gy[r * cols + j];
+                sw += g * (x[r * cols + j] - mean[r]) * rstd[r];
+                sb += g;
+            }
         }
-        gw[j] += sw;
-        gb[j] += sb;
+        part_w[threadIdx.y][threadIdx.x] = sw;
+        part_b[threadIdx.y][threadIdx.x] = sb;
+        __syncthreads();
+        if (threadIdx.y == 0 && j < cols)
+        {
+            for (int k = 1; k < (int)blockDim.y; k++)
+            {
+                sw += part_w[k][threadIdx.x];
+                sb += part_b[k][threadIdx.x];
+            }
+            gw[j] += sw;
+            gb[j] += sb;
+        }
+        __syncthreads();
     }
 }
 

@@ -147,6 +147,11 @@ public sealed unsafe class CudaBackend : IBackend, IDisposable
 
     private Dim3 RowGrid(long rows) => new((uint)Math.Clamp(rows, 1L, _maxBlocks));
 
+    /// <summary>Column-tile kernels (reduce_cols, layer norm dw/db): 32 columns × FT_TILE_ROWS thread rows per block.</summary>
+    private static readonly Dim3 TileBlock = new(32, 8);
+
+    private Dim3 TileGrid(long tiles) => new((uint)Math.Clamp(tiles, 1L, _maxBlocks));
+
     /// <summary>Packs arguments with <paramref name="pack"/> and launches; a failed launch names the kernel and configuration.</summary>
     internal void Launch(KernelId id, Dim3 grid, Dim3 block, Action<ArgPack> pack)
     {
@@ -240,7 +245,7 @@ public sealed unsafe class CudaBackend : IBackend, IDisposable
         if (inner == 1)
             Launch(KernelId.ReduceRows, RowGrid(outer), RowBlock(extent), a => a.Add((int)op).Add(px).Add(py).Add(outer).Add(extent));
         else
-            Launch(KernelId.ReduceCols, GridFor(outputs), new(Threads), a => a.Add((int)op).Add(px).Add(py).Add(outer).Add(extent).Add(inner));
+            Launch(KernelId.ReduceCols, TileGrid((long)outer * ((inner + 31) / 32)), TileBlock, a => a.Add((int)op).Add(px).Add(py).Add(outer).Add(extent).Add(inner));
     }
 
     /// <summary>Row-major GEMM as column-major cuBLAS: Cᵀ = op(B)ᵀ·op(A)ᵀ, so A and B swap places and m and n swap.</summary>
@@ -303,7 +308,7 @@ public sealed unsafe class CudaBackend : IBackend, IDisposable
         ulong px = F(x), pw = F(weight), pm = F(mean), pr = F(rstd), pgy = F(gy), pgx = F(gx), pgw = F(gw), pgb = F(gb);
         Launch(KernelId.LayerNormBackwardDx, RowGrid(rows), RowBlock(cols),
             a => a.Add(px).Add(pw).Add(pm).Add(pr).Add(pgy).Add(pgx).Add(rows).Add(cols));
-        Launch(KernelId.LayerNormBackwardDwDb, GridFor(cols), new(Threads),
+        Launch(KernelId.LayerNormBackwardDwDb, TileGrid((cols + 31) / 32), TileBlock,
             a => a.Add(px).Add(pm).Add(pr).Add(pgy).Add(pgw).Add(pgb).Add(rows).Add(cols));
     }
 
