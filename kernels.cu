@@ -305,7 +305,8 @@ extern "C" __global__ void copy_b16(const unsigned short* src, unsigned short* d
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Reductions over the middle dim of [outer, extent, inner]: one block per row when inner == 1; otherwise a
+// Reductions over the middle dim of [outer, extent, inner]: one block per row when inner == 1 (a single long
+// row goes through fixed chunks first, so the whole device works on it); otherwise a
 // 32×8 block per tile of 32 outputs, where 8 rows of threads split the extent and their partials combine in
 // row order (coalesced across inner, deterministic). Order is fixed per launch shape.
 // ---------------------------------------------------------------------------------------------------------
@@ -319,6 +320,20 @@ extern "C" __global__ void reduce_rows_f32(int op, const float* x, float* y, int
         for (int j = threadIdx.x; j < extent; j += blockDim.x) acc = op == 0 ? acc + row[j] : nan_max(acc, row[j]);
         acc = op == 0 ? block_sum(acc) : block_max(acc);
         if (threadIdx.x == 0) y[r] = acc;
+    }
+}
+
+// First pass of one long reduction: block b reduces elements [b·chunk, (b+1)·chunk) into partial[b]; the host
+// then reduces the partials with reduce_rows_f32, so the order depends only on n and chunk.
+extern "C" __global__ void reduce_chunks_f32(int op, const float* x, float* partial, long long n, long long chunk)
+{
+    for (long long b = blockIdx.x; b * chunk < n; b += gridDim.x)
+    {
+        long long end = (b + 1) * chunk < n ? (b + 1) * chunk : n;
+        float acc = op == 0 ? 0.0f : -INFINITY;
+        for (long long i = b * chunk + threadIdx.x; i < end; i += blockDim.x) acc = op == 0 ? acc + x[i] : nan_max(acc, x[i]);
+        acc = op == 0 ? block_sum(acc) : block_max(acc);
+        if (threadIdx.x == 0) partial[b] = acc;
     }
 }
 

@@ -192,6 +192,7 @@ public class KernelParityTests : CudaFixture
     }
 
     [TestCase(1, 100003, 1)]
+    [TestCase(1, 262147, 1)]
     [TestCase(7, 33, 1)]
     [TestCase(5, 1000, 1)]
     [TestCase(3, 17, 9)]

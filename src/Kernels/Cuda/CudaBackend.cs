@@ -242,10 +242,37 @@ public sealed unsafe class CudaBackend : IBackend, IDisposable
         long outputs = (long)outer * inner;
         if (outputs == 0) return;
         ulong px = F(x), py = F(y);
+        if (inner == 1 && outer == 1 && extent > LongReduction)
+        {
+            ReduceLong(op, px, py, extent);
+            return;
+        }
         if (inner == 1)
             Launch(KernelId.ReduceRows, RowGrid(outer), RowBlock(extent), a => a.Add((int)op).Add(px).Add(py).Add(outer).Add(extent));
         else
             Launch(KernelId.ReduceCols, TileGrid((long)outer * ((inner + 31) / 32)), TileBlock, a => a.Add((int)op).Add(px).Add(py).Add(outer).Add(extent).Add(inner));
+    }
+
+    /// <summary>Single rows longer than this are reduced in two passes (chunks, then the partials).</summary>
+    private const int LongReduction = 1 << 16;
+
+    private void ReduceLong(ReduceOp op, ulong x, ulong y, int extent)
+    {
+        // Fixed-size chunks (growing only past 4096 of them), so the summation order depends on the length alone.
+        long chunk = Math.Max(LongReduction, (((long)extent + 4095) / 4096 + 1023) & ~1023L);
+        int chunks = (int)((extent + chunk - 1) / chunk);
+        var partial = Allocate(chunks * 4L);
+        try
+        {
+            ulong pp = (ulong)partial.Pointer;
+            Launch(KernelId.ReduceChunks, new Dim3((uint)Math.Min(chunks, (int)_maxBlocks)), new(Threads),
+                a => a.Add((int)op).Add(x).Add(pp).Add((long)extent).Add(chunk));
+            Launch(KernelId.ReduceRows, new Dim3(1), RowBlock(chunks), a => a.Add((int)op).Add(pp).Add(y).Add(1).Add(chunks));
+        }
+        finally
+        {
+            partial.Release(); // stream order keeps the block alive for the kernels already queued
+        }
     }
 
     /// <summary>Row-major GEMM as column-major cuBLAS: Cᵀ = op(B)ᵀ·op(A)ᵀ, so A and B swap places and m and n swap.</summary>
