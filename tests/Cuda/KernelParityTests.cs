@@ -300,6 +300,27 @@ public class KernelParityTests : CudaFixture
         AssertClose(cg, gg, 1e-6f, 1e-6f, "scatter_add");
     }
 
+    [Test]
+    public void Scatter_add_over_many_concurrent_blocks_keeps_every_contribution()
+    {
+        // 512 ids over 8 rows and 64 columns: 128 blocks, which the host device spreads over its threads, all
+        // adding into the same few rows with atomics.
+        const int vocab = 8, cols = 64, count = 512;
+        var ids = Enumerable.Range(0, count).Select(i => (i * 5) % vocab).ToArray();
+        var gOut = Random(count * cols, -1f, 1f, 83);
+        float[] Run(IBackend be)
+        {
+            var dg = Upload(be, gOut);
+            var di = UploadInts(be, ids);
+            var dt = Zeros(be, vocab * cols);
+            be.ScatterAdd(dg, di, count, cols, dt, vocab);
+            var r = Download(be, dt, vocab * cols);
+            Release(dg, di, dt);
+            return r;
+        }
+        AssertClose(Run(Cpu), Run(Cuda), 1e-5f, 1e-5f, "scatter_add");
+    }
+
     /// <summary>Runs <paramref name="action"/> on both backends and demands the same exception type and message.</summary>
     private void AssertSameIndexError(Action<IBackend> action, string contains)
     {

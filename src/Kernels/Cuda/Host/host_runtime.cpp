@@ -3,10 +3,15 @@
 // releases a barrier once every live thread of the block (or warp) has reached it. Fibers run only native
 // code: the managed caller enters ft_host_launch on its own stack and gets control back when the grid is done.
 // Built by tools/build-host-kernels.sh together with the generated launcher table (one launcher per kernel).
+// Blocks of large grids run concurrently on a small pool of threads, so atomics and per-block __shared__ are
+// exercised for real.
 
 #include "kernels.cu"
 
 #include <sys/mman.h>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
@@ -239,6 +244,117 @@ namespace fthost
 
 #undef FT_KERNEL
 
+    // One launch: blocks are handed out in order from `next` to whoever runs the grid.
+    struct GridJob
+    {
+        Invoker invoke;
+        void** args;
+        const char* name;
+        dim3 grid, block;
+        unsigned long long total;
+        std::atomic<unsigned long long> next{ 0 };
+        std::mutex error_lock;
+        std::string error;
+    };
+
+    static void run_grid(GridJob* job)
+    {
+        Runner* r = thread_runner();
+        if (!r)
+        {
+            std::lock_guard<std::mutex> g(job->error_lock);
+            if (job->error.empty()) job->error = "could not map fiber stacks";
+            job->next = job->total;
+            return;
+        }
+        r->threads = job->block.x * job->block.y * job->block.z;
+        r->invoke = job->invoke;
+        r->args = job->args;
+        grid_dim = job->grid;
+        block_dim = job->block;
+        for (unsigned long long b = job->next++; b < job->total; b = job->next++)
+        {
+            unsigned int x = (unsigned int)(b % job->grid.x);
+            unsigned int y = (unsigned int)((b / job->grid.x) % job->grid.y);
+            unsigned int z = (unsigned int)(b / ((unsigned long long)job->grid.x * job->grid.y));
+            block_idx = uint3{ x, y, z };
+            std::string error = run_block(r);
+            if (!error.empty())
+            {
+                std::lock_guard<std::mutex> g(job->error_lock);
+                if (job->error.empty())
+                    job->error = std::string(job->name) + ": block (" + std::to_string(x) + ", " + std::to_string(y) + ", "
+                        + std::to_string(z) + "): " + error;
+                job->next = job->total;
+            }
+        }
+    }
+
+    // Worker threads that run blocks of large grids next to the launching thread, like SMs. Created once and
+    // never destroyed (joinable threads in a static object would terminate the process at exit).
+    class BlockPool
+    {
+    public:
+        explicit BlockPool(unsigned int workers)
+        {
+            for (unsigned int i = 0; i < workers; i++) std::thread([this] { work(); }).detach();
+            count_ = workers;
+        }
+
+        void run(GridJob* job)
+        {
+            std::lock_guard<std::mutex> one_launch(launch_);
+            {
+                std::lock_guard<std::mutex> g(lock_);
+                job_ = job;
+                busy_ = count_;
+                generation_++;
+            }
+            wake_.notify_all();
+            run_grid(job);
+            std::unique_lock<std::mutex> g(lock_);
+            done_.wait(g, [this] { return busy_ == 0; });
+            job_ = nullptr;
+        }
+
+    private:
+        void work()
+        {
+            unsigned long long seen = 0;
+            for (;;)
+            {
+                GridJob* job;
+                {
+                    std::unique_lock<std::mutex> g(lock_);
+                    wake_.wait(g, [&] { return generation_ != seen; });
+                    seen = generation_;
+                    job = job_;
+                }
+                run_grid(job);
+                std::lock_guard<std::mutex> g(lock_);
+                if (--busy_ == 0) done_.notify_all();
+            }
+        }
+
+        std::mutex launch_, lock_;
+        std::condition_variable wake_, done_;
+        GridJob* job_ = nullptr;
+        unsigned long long generation_ = 0;
+        unsigned int busy_ = 0, count_ = 0;
+    };
+
+    // Grids with fewer blocks or threads than this run on the calling thread: waking workers costs more.
+    const unsigned long long ParallelBlocks = 4, ParallelThreads = 8192;
+
+    static BlockPool* block_pool()
+    {
+        static BlockPool* pool = [] {
+            unsigned int cores = std::thread::hardware_concurrency();
+            return cores > 1 ? new BlockPool(cores > 8 ? 7 : cores - 1) : nullptr;
+        }();
+        return pool;
+    }
+
     thread_local std::string last_error;
 
     // CUresult codes, so the managed side names them like the real driver's.
@@ -255,7 +371,8 @@ int ft_host_kernel_params(int index) { return fthost::kernels[index].params; }
 
 const char* ft_host_last_error() { return fthost::last_error.c_str(); }
 
-// Runs kernel `index` over the grid on the calling thread, block by block, like one in-order stream.
+// Runs kernel `index` over the grid and returns when every block is done, like one in-order stream. Large grids
+// spread their blocks over the pool's threads; each block stays on one thread from start to end.
 int ft_host_launch(int index, unsigned int gx, unsigned int gy, unsigned int gz,
     unsigned int bx, unsigned int by, unsigned int bz, unsigned int shared_bytes, void** args)
 {
@@ -275,30 +392,21 @@ int ft_host_launch(int index, unsigned int gx, unsigned int gy, unsigned int gz,
             + std::to_string(shared_bytes) + " bytes of dynamic shared memory";
         return InvalidValue;
     }
-    Runner* r = thread_runner();
-    if (!r)
+    GridJob job;
+    job.invoke = kernels[index].invoke;
+    job.args = args;
+    job.name = kernels[index].name;
+    job.grid = dim3{ gx, gy, gz };
+    job.block = dim3{ bx, by, bz };
+    job.total = (unsigned long long)gx * gy * gz;
+    BlockPool* pool = job.total >= ParallelBlocks && job.total * threads >= ParallelThreads ? block_pool() : nullptr;
+    if (pool) pool->run(&job);
+    else run_grid(&job);
+    if (!job.error.empty())
     {
-        last_error = "could not map fiber stacks";
+        last_error = job.error;
         return LaunchFailed;
     }
-    r->threads = (unsigned int)threads;
-    r->invoke = kernels[index].invoke;
-    r->args = args;
-    grid_dim = dim3{ gx, gy, gz };
-    block_dim = dim3{ bx, by, bz };
-    for (unsigned int z = 0; z < gz; z++)
-        for (unsigned int y = 0; y < gy; y++)
-            for (unsigned int x = 0; x < gx; x++)
-            {
-                block_idx = uint3{ x, y, z };
-                std::string error = run_block(r);
-                if (!error.empty())
-                {
-                    last_error = std::string(kernels[index].name) + ": block (" + std::to_string(x) + ", " + std::to_string(y)
-                        + ", " + std::to_string(z) + "): " + error;
-                    return LaunchFailed;
-                }
-            }
     return Success;
 }
 
