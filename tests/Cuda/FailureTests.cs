@@ -148,6 +148,29 @@ public class FailureTests
     }
 
     [Test]
+    public unsafe void Async_copies_and_memset_round_trip_through_a_stream()
+    {
+        using var driver = HostDriver();
+        CudaException.Check(driver.StreamCreate(out nint stream), "cuStreamCreate");
+        CudaException.Check(driver.MemAlloc(out ulong a, 64), "cuMemAlloc");
+        CudaException.Check(driver.MemAlloc(out ulong b, 64), "cuMemAlloc");
+        var source = new float[] { 1, 2, 3, 4 };
+        var back = new float[8];
+        fixed (float* s = source, d = back)
+        {
+            CudaException.Check(driver.MemsetD32(b, BitConverter.SingleToUInt32Bits(-1f), 16), "cuMemsetD32");
+            CudaException.Check(driver.CopyHostToDeviceAsync(a, s, 16, stream), "cuMemcpyHtoDAsync");
+            CudaException.Check(driver.CopyDeviceToDevice(b + 8, a, 16), "cuMemcpyDtoD");
+            CudaException.Check(driver.CopyDeviceToHostAsync(d, b, 32, stream), "cuMemcpyDtoHAsync");
+            CudaException.Check(driver.StreamSynchronize(stream), "cuStreamSynchronize");
+        }
+        Assert.That(back, Is.EqualTo(new float[] { -1, -1, 1, 2, 3, 4, -1, -1 }));
+        CudaException.Check(driver.MemFree(a), "cuMemFree");
+        CudaException.Check(driver.MemFree(b), "cuMemFree");
+        CudaException.Check(driver.StreamDestroy(stream), "cuStreamDestroy");
+    }
+
+    [Test]
     public void Streams_and_events_time_work_in_order()
     {
         using var driver = HostDriver();

@@ -432,6 +432,7 @@ public sealed unsafe class CudaBackend : IBackend, IDisposable
         _disposed = true;
         lock (_gate)
         {
+            // Teardown statuses are not turned into exceptions: Dispose must not throw and there is nothing to retry.
             _driver.MemFree(_scratch);
             Allocator.EmptyCache();
             _driver.ModuleUnload(_module);

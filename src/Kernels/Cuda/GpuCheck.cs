@@ -293,6 +293,7 @@ public static class GpuCheck
         }
         finally
         {
+            // Statuses ignored: an error above is the one worth reporting.
             cuda.Driver.EventDestroy(start);
             cuda.Driver.EventDestroy(end);
         }

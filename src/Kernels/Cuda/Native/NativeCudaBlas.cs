@@ -50,7 +50,7 @@ public sealed unsafe class NativeCudaBlas : ICudaBlas
     {
         if (_handle == 0) return;
         _driver.EnsureCurrent();
-        cublasDestroy(_handle);
+        cublasDestroy(_handle); // status ignored: Dispose must not throw
         _handle = 0;
     }
 }

@@ -220,6 +220,6 @@ public sealed unsafe class NativeCudaDriver : ICudaDriver
     {
         if (_disposed) return;
         _disposed = true;
-        cuDevicePrimaryCtxRelease(_device);
+        cuDevicePrimaryCtxRelease(_device); // status ignored: Dispose must not throw
     }
 }
