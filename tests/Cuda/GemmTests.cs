@@ -102,9 +102,10 @@ public class HostBlasTests
     [Test]
     public unsafe void Host_blas_follows_column_major_cublas_semantics()
     {
-        // A is 2×3 column-major with lda 3 (one padding row), op(A) = A; B given transposed: B^T stored 2×3 (ldb 2), op(B) = B is 3×2.
+        // A is 2×3 column-major with lda 3 (one padding row, -9), op(A) = A. The second operand is stored as the
+        // 2×3 column-major matrix Bt (ldb 2) and used transposed, so op(B) = Btᵀ is 3×2.
         float[] a = { 1, 2, -9, 3, 4, -9, 5, 6, -9 };  // columns (1,2), (3,4), (5,6)
-        float[] bt = { 1, 4, 2, 5, 3, 6 };              // B^T columns: (1,4), (2,5), (3,6) → B = [[1,2],[3,4]... ] read below
+        float[] bt = { 1, 4, 2, 5, 3, 6 };              // columns (1,4), (2,5), (3,6)
         float[] c = { 100, 100, 100, 100 };
         var blas = new HostCudaBlas();
         fixed (float* pa = a, pb = bt, pc = c)

@@ -150,9 +150,9 @@ public class KernelParityTests : CudaFixture
     [Test]
     public void Where_broadcasts_all_operands_like_cpu()
     {
-        var cond = new float[] { 1, 0, 0, 1, 1, 0 }; // [2, 3]
-        var a = Random(4, -1f, 1f, 31);               // [4, 1] → [4, 2, 3]? use [4,1,1]
-        var b = Random(24, -1f, 1f, 32);
+        var cond = new float[] { 1, 0, 0, 1, 1, 0 }; // [2, 3], broadcast over dim 0
+        var a = Random(4, -1f, 1f, 31);               // [4, 1, 1], broadcast over dims 1 and 2
+        var b = Random(24, -1f, 1f, 32);              // [4, 2, 3]
         float[] Run(IBackend be)
         {
             var dm = Upload(be, cond);
