@@ -12,6 +12,7 @@ public static class Program
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());
+        root.Subcommands.Add(GpuCheckCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

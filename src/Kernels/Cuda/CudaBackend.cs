@@ -17,7 +17,7 @@ public sealed record CudaOptions
 /// order, so a copy to the host sees every earlier kernel. The same code runs on a GPU (native driver and
 /// cuBLAS) and on the host device (kernels compiled for the CPU), which is how CI tests it.
 /// </summary>
-public sealed unsafe class CudaBackend : IBackend, IDisposable
+public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
 {
     private const int Threads = 256;
 
@@ -86,6 +86,12 @@ public sealed unsafe class CudaBackend : IBackend, IDisposable
     public ICudaDriver Driver => _driver;
 
     public CachingAllocator Allocator { get; }
+
+    public long AllocatedBytes => Allocator.AllocatedBytes;
+
+    public long PeakBytes => Allocator.PeakAllocatedBytes;
+
+    public void ResetPeak() => Allocator.ResetPeak();
 
     // ---- memory ----
 
