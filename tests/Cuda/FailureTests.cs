@@ -208,7 +208,7 @@ public class CachingAllocatorTests
     {
         if (!File.Exists(HostCudaDriver.DefaultLibraryPath)) Assert.Fail("host device kernels not built: install g++ and rebuild the tests");
         using var driver = new HostCudaDriver(memoryBytes: 64L << 20);
-        var allocator = new CachingAllocator(driver, "cuda:9");
+        var allocator = new CachingAllocator(new CudaRawMemory(driver, "cuda:9"), "cuda:9");
         ulong a = allocator.Allocate(1000);
         ulong b = allocator.Allocate(3 << 20);
         Assert.That(allocator.AllocatedBytes, Is.EqualTo(1024 + (4 << 20)));

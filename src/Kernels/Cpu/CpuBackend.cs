@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Finetune.Kernels.Cpu;
 
 /// <summary>The reference backend: native, 64-byte aligned host memory and vectorised, multi-threaded kernels.</summary>
@@ -7,7 +5,8 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats
 {
     public static readonly CpuBackend Instance = new();
 
-    private long _allocated, _peak, _allocations;
+    // Host pages are reused through the cache: a fresh large buffer costs a page fault per 4 KiB on first touch.
+    private readonly CachingAllocator _allocator = new(new HostRawMemory(), "cpu", maxCachedBytes: 4L << 30);
 
     private CpuBackend() { }
 
@@ -15,31 +14,40 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats
 
     public string Name => "cpu";
 
-    public long AllocatedBytes => Interlocked.Read(ref _allocated);
+    public CachingAllocator Allocator => _allocator;
 
-    public long PeakBytes => Interlocked.Read(ref _peak);
+    public long AllocatedBytes
+    {
+        get { lock (_allocator) return _allocator.AllocatedBytes; }
+    }
 
-    public long Allocations => Interlocked.Read(ref _allocations);
+    public long PeakBytes
+    {
+        get { lock (_allocator) return _allocator.PeakAllocatedBytes; }
+    }
 
-    public void ResetPeak() => Interlocked.Exchange(ref _peak, Interlocked.Read(ref _allocated));
+    public void ResetPeak()
+    {
+        lock (_allocator) _allocator.ResetPeak();
+    }
+
+    /// <summary>Returns cached host blocks to the system.</summary>
+    public void EmptyCache()
+    {
+        lock (_allocator) _allocator.EmptyCache();
+    }
 
     public DeviceBuffer Allocate(long bytes)
     {
         if (bytes < 0) throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "allocation size must not be negative");
-        nint p = (nint)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 64);
-        long now = Interlocked.Add(ref _allocated, bytes);
-        Interlocked.Increment(ref _allocations);
-        long peak;
-        while (now > (peak = Interlocked.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, now, peak) != peak) { }
-        return new DeviceBuffer(this, p, bytes);
+        lock (_allocator) return new DeviceBuffer(this, (nint)_allocator.Allocate(bytes), bytes);
     }
 
     public void Synchronize() { }
 
     public void Free(DeviceBuffer buffer)
     {
-        NativeMemory.AlignedFree((void*)buffer.Pointer);
-        Interlocked.Add(ref _allocated, -buffer.Bytes);
+        lock (_allocator) _allocator.Free((ulong)buffer.Pointer);
     }
 
     private static float* F(Dense d) => (float*)d.Buffer.Pointer + d.Offset;

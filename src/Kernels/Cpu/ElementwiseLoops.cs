@@ -45,18 +45,10 @@ internal static unsafe class ElementwiseLoops
     public static void Binary<T>(float* a, float* b, float* c, StridedIndex ix) where T : struct, IBinaryFn
     {
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
-        int inner = ix.Inner;
         long sa = ix.InnerStride(0), sb = ix.InnerStride(1), sc = ix.InnerStride(2);
-        CpuParallel.For(ix.Rows, CpuParallel.Grain(inner, Grain), (start, end) =>
-        {
-            for (long r = start; r < end; r++)
-            {
-                float* ar = (float*)pa + ix.RowOffset(0, r);
-                float* br = (float*)pb + ix.RowOffset(1, r);
-                float* cr = (float*)pc + ix.RowOffset(2, r);
-                BinaryRow<T>(ar, sa, br, sb, cr, sc, inner);
-            }
-        });
+        ForTiles(ix, (r, j0, j1) =>
+            BinaryRow<T>((float*)pa + ix.RowOffset(0, r) + j0 * sa, sa, (float*)pb + ix.RowOffset(1, r) + j0 * sb, sb,
+                (float*)pc + ix.RowOffset(2, r) + j0 * sc, sc, j1 - j0));
     }
 
     private static void BinaryRow<T>(float* a, long sa, float* b, long sb, float* c, long sc, int n) where T : struct, IBinaryFn
@@ -80,21 +72,37 @@ internal static unsafe class ElementwiseLoops
         for (; i < n; i++) c[i * sc] = T.Apply(a[i * sa], b[i * sb]);
     }
 
+    /// <summary>
+    /// Splits rows × inner into tiles of about <see cref="Grain"/> elements (long rows are cut into pieces), so
+    /// a dense tensor that collapsed to one row still spreads over every thread.
+    /// </summary>
+    private static void ForTiles(StridedIndex ix, Action<long, int, int> tile)
+    {
+        int inner = ix.Inner;
+        int piece = (int)Math.Min(inner, Grain);
+        int pieces = (inner + piece - 1) / piece;
+        CpuParallel.For(ix.Rows * pieces, CpuParallel.Grain(piece, Grain), (start, end) =>
+        {
+            for (long t = start; t < end; t++)
+            {
+                long r = t / pieces;
+                int j0 = (int)(t % pieces) * piece;
+                tile(r, j0, Math.Min(inner, j0 + piece));
+            }
+        });
+    }
+
     public static void Where(float* cond, float* a, float* b, float* c, StridedIndex ix)
     {
         nint pm = (nint)cond, pa = (nint)a, pb = (nint)b, pc = (nint)c;
-        int inner = ix.Inner;
         long sm = ix.InnerStride(0), sa = ix.InnerStride(1), sb = ix.InnerStride(2), sc = ix.InnerStride(3);
-        CpuParallel.For(ix.Rows, CpuParallel.Grain(inner, Grain), (start, end) =>
+        ForTiles(ix, (r, j0, j1) =>
         {
-            for (long r = start; r < end; r++)
-            {
-                float* mr = (float*)pm + ix.RowOffset(0, r);
-                float* ar = (float*)pa + ix.RowOffset(1, r);
-                float* br = (float*)pb + ix.RowOffset(2, r);
-                float* cr = (float*)pc + ix.RowOffset(3, r);
-                for (int i = 0; i < inner; i++) cr[i * sc] = mr[i * sm] != 0f ? ar[i * sa] : br[i * sb];
-            }
+            float* mr = (float*)pm + ix.RowOffset(0, r);
+            float* ar = (float*)pa + ix.RowOffset(1, r);
+            float* br = (float*)pb + ix.RowOffset(2, r);
+            float* cr = (float*)pc + ix.RowOffset(3, r);
+            for (long i = j0; i < j1; i++) cr[i * sc] = mr[i * sm] != 0f ? ar[i * sa] : br[i * sb];
         });
     }
 
@@ -102,19 +110,15 @@ internal static unsafe class ElementwiseLoops
     public static void Copy<TElem>(TElem* src, TElem* dst, StridedIndex ix) where TElem : unmanaged
     {
         nint ps = (nint)src, pd = (nint)dst;
-        int inner = ix.Inner;
         long ss = ix.InnerStride(0), sd = ix.InnerStride(1);
-        CpuParallel.For(ix.Rows, CpuParallel.Grain(inner, Grain), (start, end) =>
+        ForTiles(ix, (r, j0, j1) =>
         {
-            for (long r = start; r < end; r++)
-            {
-                TElem* sr = (TElem*)ps + ix.RowOffset(0, r);
-                TElem* dr = (TElem*)pd + ix.RowOffset(1, r);
-                if (ss == 1 && sd == 1)
-                    new ReadOnlySpan<TElem>(sr, inner).CopyTo(new Span<TElem>(dr, inner));
-                else
-                    for (int i = 0; i < inner; i++) dr[i * sd] = sr[i * ss];
-            }
+            TElem* sr = (TElem*)ps + ix.RowOffset(0, r);
+            TElem* dr = (TElem*)pd + ix.RowOffset(1, r);
+            if (ss == 1 && sd == 1)
+                new ReadOnlySpan<TElem>(sr + j0, j1 - j0).CopyTo(new Span<TElem>(dr + j0, j1 - j0));
+            else
+                for (long i = j0; i < j1; i++) dr[i * sd] = sr[i * ss];
         });
     }
 }

@@ -72,17 +72,29 @@ internal static unsafe class IndexKernels
         }
     }
 
-    public static void RandomUniform(ulong seed, ulong offset, long count, float low, float high, float* output)
-    {
-        float range = high - low;
-        ForEachBlock(seed, offset, count, output, (block, lane) => low + range * Philox.ToUnit(Philox.Lane(block, lane)));
-    }
+    public static void RandomUniform(ulong seed, ulong offset, long count, float low, float high, float* output) =>
+        ForEachBlock<UniformLane>(seed, offset, count, output, low, high - low);
 
     public static void RandomNormal(ulong seed, ulong offset, long count, float mean, float std, float* output) =>
-        ForEachBlock(seed, offset, count, output, (block, lane) => mean + std * Philox.NormalOf(block, lane));
+        ForEachBlock<NormalLane>(seed, offset, count, output, mean, std);
+
+    private interface ILaneValue
+    {
+        static abstract float Of((uint, uint, uint, uint) block, int lane, float shift, float scale);
+    }
+
+    private struct UniformLane : ILaneValue
+    {
+        public static float Of((uint, uint, uint, uint) block, int lane, float shift, float scale) => shift + scale * Philox.ToUnit(Philox.Lane(block, lane));
+    }
+
+    private struct NormalLane : ILaneValue
+    {
+        public static float Of((uint, uint, uint, uint) block, int lane, float shift, float scale) => shift + scale * Philox.NormalOf(block, lane);
+    }
 
     /// <summary>Computes each Philox block once and writes its four lanes (chunks are whole blocks).</summary>
-    private static void ForEachBlock(ulong seed, ulong offset, long count, float* output, Func<(uint, uint, uint, uint), int, float> value)
+    private static void ForEachBlock<TValue>(ulong seed, ulong offset, long count, float* output, float shift, float scale) where TValue : struct, ILaneValue
     {
         nint po = (nint)output;
         CpuParallel.For((count + 3) / 4, 1 << 12, (s, e) =>
@@ -93,7 +105,7 @@ internal static unsafe class IndexKernels
                 var block = Philox.Block(seed, offset + (ulong)q);
                 long i0 = q * 4;
                 int lanes = (int)Math.Min(4, count - i0);
-                for (int lane = 0; lane < lanes; lane++) o[i0 + lane] = value(block, lane);
+                for (int lane = 0; lane < lanes; lane++) o[i0 + lane] = TValue.Of(block, lane, shift, scale);
             }
         });
     }

@@ -47,7 +47,7 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
         for (int i = 0; i < _functions.Length; i++)
             CudaException.Check(driver.ModuleGetFunction(_module, CudaKernels.Table[i].Name, out _functions[i]), "cuModuleGetFunction", CudaKernels.Table[i].Name);
         CudaException.Check(blas.SetStream(0), "cublasSetStream_v2");
-        Allocator = new CachingAllocator(driver, device.ToString());
+        Allocator = new CachingAllocator(new CudaRawMemory(driver, device.ToString()), device.ToString());
         // Scratch for device-side error flags, outside the allocator so its statistics count tensors only.
         CudaException.Check(driver.MemAlloc(out _scratch, 256), "cuMemAlloc", "error flag scratch");
         _maxBlocks = (uint)Math.Max(1, driver.Info.Multiprocessors * 32);

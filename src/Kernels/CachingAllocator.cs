@@ -1,25 +1,41 @@
-namespace Finetune.Kernels.Cuda;
+namespace Finetune.Kernels;
+
+/// <summary>Where a <see cref="CachingAllocator"/> gets its blocks: the CUDA driver, or host memory.</summary>
+public interface IRawMemory
+{
+    /// <summary>Allocates <paramref name="bytes"/>; false when the memory is exhausted (other failures throw).</summary>
+    bool TryAllocate(long bytes, out ulong address);
+
+    void Free(ulong address);
+
+    /// <summary>The exception for a request that still fails after the cache was emptied.</summary>
+    Exception OutOfMemory(long bytes, long inUseByTensors);
+}
 
 /// <summary>
-/// Device memory with reuse: freed blocks go to a free list per size class and serve the next request of that
-/// class without a driver call. Classes are 512-byte multiples up to 1 MiB and 2 MiB multiples above. When the
-/// driver runs out, the cache is returned to it and the request retried once before
-/// <see cref="CudaOutOfMemoryException"/> is thrown. Not thread-safe: the backend serialises calls.
+/// Memory with reuse: freed blocks go to a free list per size class and serve the next request of that class
+/// without asking the raw source (no driver call, no page faults on fresh host pages). Classes are 512-byte
+/// multiples up to 1 MiB and 2 MiB multiples above. When the source runs out, the cache is returned to it and
+/// the request retried once. Not thread-safe: backends serialise calls.
 /// </summary>
 public sealed class CachingAllocator
 {
     private const long SmallGranule = 512, LargeGranule = 2L << 20, SmallLimit = 1L << 20;
 
-    private readonly ICudaDriver _driver;
+    private readonly IRawMemory _raw;
     private readonly string _deviceName;
     private readonly Dictionary<long, Stack<ulong>> _cached = new();
     private readonly Dictionary<ulong, long> _live = new();
 
-    public CachingAllocator(ICudaDriver driver, string deviceName)
+    public CachingAllocator(IRawMemory raw, string deviceName, long maxCachedBytes = long.MaxValue)
     {
-        _driver = driver;
+        _raw = raw;
         _deviceName = deviceName;
+        MaxCachedBytes = maxCachedBytes;
     }
+
+    /// <summary>Freed blocks beyond this many cached bytes go straight back to the source.</summary>
+    public long MaxCachedBytes { get; }
 
     /// <summary>Bytes in blocks handed out (size-class rounded).</summary>
     public long AllocatedBytes { get; private set; }
@@ -55,19 +71,13 @@ public sealed class CachingAllocator
         }
         else
         {
-            int status = _driver.MemAlloc(out address, size);
-            if (status == CudaStatus.OutOfMemory && CachedBytes > 0)
+            bool ok = _raw.TryAllocate(size, out address);
+            if (!ok && CachedBytes > 0)
             {
                 EmptyCache();
-                status = _driver.MemAlloc(out address, size);
+                ok = _raw.TryAllocate(size, out address);
             }
-            if (status == CudaStatus.OutOfMemory)
-            {
-                _driver.MemGetInfo(out long free, out long total);
-                throw new CudaOutOfMemoryException("cuMemAlloc",
-                    $"{_deviceName} cannot allocate {Format(size)} ({Format(AllocatedBytes)} in use by tensors, {Format(free)} free of {Format(total)})");
-            }
-            CudaException.Check(status, "cuMemAlloc", $"{Format(size)} on {_deviceName}");
+            if (!ok) throw _raw.OutOfMemory(size, AllocatedBytes);
             ReservedBytes += size;
             DeviceAllocations++;
         }
@@ -82,6 +92,12 @@ public sealed class CachingAllocator
         if (!_live.Remove(address, out long size))
             throw new InvalidOperationException($"{_deviceName}: free of 0x{address:x}, which this allocator did not hand out or already took back");
         AllocatedBytes -= size;
+        if (CachedBytes + size > MaxCachedBytes)
+        {
+            _raw.Free(address);
+            ReservedBytes -= size;
+            return;
+        }
         if (!_cached.TryGetValue(size, out var stack)) _cached[size] = stack = new Stack<ulong>();
         stack.Push(address);
     }
@@ -93,7 +109,7 @@ public sealed class CachingAllocator
         {
             while (stack.Count > 0)
             {
-                CudaException.Check(_driver.MemFree(stack.Pop()), "cuMemFree");
+                _raw.Free(stack.Pop());
                 ReservedBytes -= size;
             }
         }
