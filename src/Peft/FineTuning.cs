@@ -113,7 +113,7 @@ public static class FineTuning
         Directory.CreateDirectory(directory);
         var trainable = prepared.Model.NamedParameters().Where(p => p.Value.Trainable).Select(p => KeyValuePair.Create(p.Key, p.Value.Value));
         SafeTensors.Save(Path.Combine(directory, WeightsFile), trainable);
-        Nn.Training.AtomicFile.WriteAllText(Path.Combine(directory, RunFile), JsonSerializer.Serialize(prepared.Options, Json));
+        AtomicFile.WriteAllText(Path.Combine(directory, RunFile), JsonSerializer.Serialize(prepared.Options, Json));
         prepared.Lora?.SaveAdapter(Path.Combine(directory, "adapter"));
     }
 

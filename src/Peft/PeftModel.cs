@@ -78,10 +78,7 @@ public sealed class PeftModel<TModel> where TModel : Module
         {
             foreach (var t in state.Values) t.Dispose();
         }
-        var configPath = Path.Combine(directory, Peft.AdapterConfigFile);
-        var tmp = configPath + ".tmp";
-        File.WriteAllText(tmp, Config.ToJson());
-        File.Move(tmp, configPath, overwrite: true);
+        AtomicFile.WriteAllText(Path.Combine(directory, Peft.AdapterConfigFile), Config.ToJson());
     }
 
     /// <summary>Loads adapter weights saved by <see cref="SaveAdapter"/> into this model (every adapter tensor must be present).</summary>

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using Finetune.Nn;
 using Finetune.Nn.IO;
-using Finetune.Nn.Training;
 
 namespace Finetune.Cli.Commands;
 

@@ -11,7 +11,7 @@ public static class BertCheckpoint
     {
         ArgumentNullException.ThrowIfNull(model);
         Directory.CreateDirectory(directory);
-        WriteTextAtomically(Path.Combine(directory, ConfigFile), model.Config.ToJson());
+        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), model.Config.ToJson());
         var state = model.StateDict();
         try
         {
@@ -57,22 +57,6 @@ public static class BertCheckpoint
         finally
         {
             foreach (var t in raw.Values) t.Dispose();
-        }
-    }
-
-    internal static void WriteTextAtomically(string path, string text)
-    {
-        var full = Path.GetFullPath(path);
-        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            File.WriteAllText(tmp, text);
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-            throw;
         }
     }
 }

@@ -51,27 +51,15 @@ public static class SafeTensors
         var json = Encoding.UTF8.GetBytes(header.ToJsonString());
         // Pad the header with spaces so the data section starts 8-byte aligned.
         int padded = (json.Length + 7) / 8 * 8;
-        var full = Path.GetFullPath(path);
-        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, f =>
         {
-            using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                Span<byte> len = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
-                f.Write(len);
-                f.Write(json);
-                for (int i = json.Length; i < padded; i++) f.WriteByte((byte)' ');
-                foreach (var (_, t) in entries) WriteData(f, t);
-                f.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-            throw;
-        }
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
+            f.Write(len);
+            f.Write(json);
+            for (int i = json.Length; i < padded; i++) f.WriteByte((byte)' ');
+            foreach (var (_, t) in entries) WriteData(f, t);
+        });
     }
 
     private static void WriteData(Stream f, Tensor t)

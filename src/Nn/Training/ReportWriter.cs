@@ -1,3 +1,5 @@
+using Finetune.Nn.IO;
+
 namespace Finetune.Nn.Training;
 
 /// <summary>Writes a run's report as JSON and its loss curve as a PNG, each through a temporary file and a rename.</summary>
@@ -52,36 +54,5 @@ public static class ReportWriter
             result[i] = sum / Math.Min(i + 1, window);
         }
         return result;
-    }
-}
-
-/// <summary>Writes files through a temporary name and a rename, so a crash never leaves half a file.</summary>
-public static class AtomicFile
-{
-    public static void WriteAllText(string path, string text) => Write(path, s =>
-    {
-        using var w = new StreamWriter(s, leaveOpen: true);
-        w.Write(text);
-    });
-
-    public static void Write(string path, Action<Stream> write)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                write(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(tmp);
-            throw;
-        }
     }
 }
