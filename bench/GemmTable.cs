@@ -123,12 +123,13 @@ public static unsafe class GemmTable
         var configs = spec.Split(';').Select(c => c.Trim()).ToList();
         void Apply(string config)
         {
-            GemmPacked.KC = 256; GemmPacked.MC = 128; GemmPacked.NC = 4096; GemmPacked.Kernel = GemmKernelInfo.Best;
+            GemmPacked.KC = 512; GemmPacked.MC = 128; CpuParallel.Threads = threads; GemmPacked.NC = 4096; GemmPacked.Kernel = GemmKernelInfo.Best;
             foreach (var kv in config.Split(',', StringSplitOptions.RemoveEmptyEntries))
             {
                 var parts = kv.Split('=');
                 switch (parts[0])
                 {
+                    case "threads": CpuParallel.Threads = int.Parse(parts[1], CultureInfo.InvariantCulture); break;
                     case "kc": GemmPacked.KC = int.Parse(parts[1], CultureInfo.InvariantCulture); break;
                     case "mc": GemmPacked.MC = int.Parse(parts[1], CultureInfo.InvariantCulture); break;
                     case "nc": GemmPacked.NC = int.Parse(parts[1], CultureInfo.InvariantCulture); break;

@@ -18,8 +18,8 @@ namespace Finetune.Kernels.Cpu;
 /// </remarks>
 public static unsafe class GemmPacked
 {
-    /// <summary>Depth of one k slice; fixed (thread-count independent) so rounding repeats exactly.</summary>
-    internal static int KC = 256;
+    /// <summary>Deepest k slice; slices are equal and depend on k alone (never on threads), so rounding repeats exactly.</summary>
+    internal static int KC = 512;
     /// <summary>Rows of A one task keeps hot in L2 (rounded to the kernel's MR).</summary>
     internal static int MC = 128;
     /// <summary>Columns of C per outer block (rounded to the kernel's NR).</summary>
@@ -115,11 +115,13 @@ internal sealed unsafe class GemmKernelInfo(string name, int mr, int nr, bool fu
         Avx512F.IsSupported ? Avx512 : System.Runtime.Intrinsics.X86.Avx2.IsSupported && Fma.IsSupported ? Avx2 : Portable;
 
     /// <summary>The kernels this machine can run.</summary>
-    public static IEnumerable<GemmKernelInfo> Supported()
+    public static IReadOnlyList<GemmKernelInfo> Supported()
     {
-        if (Avx512F.IsSupported) yield return Avx512;
-        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported && Fma.IsSupported) yield return Avx2;
-        yield return Portable;
+        var list = new List<GemmKernelInfo>();
+        if (Avx512F.IsSupported) list.Add(Avx512);
+        if (System.Runtime.Intrinsics.X86.Avx2.IsSupported && Fma.IsSupported) list.Add(Avx2);
+        list.Add(Portable);
+        return list;
     }
 
     public override string ToString() => $"{Name} {Mr}x{Nr}";
@@ -199,7 +201,9 @@ internal sealed unsafe class GemmDriver
         int mr = _k.Mr, nr = _k.Nr;
         int m = _p.M, n = _p.N, k = _p.K;
         int threads = parallel ? CpuParallel.Threads : 1;
-        int kcMax = Math.Min(GemmPacked.KC, k);
+        // Equal k slices (e.g. 600 -> 300 + 300, not 512 + 88): a thin last slice would pay a full pass over C for little work.
+        int slices = (k + GemmPacked.KC - 1) / GemmPacked.KC;
+        int kcMax = (k + slices - 1) / slices;
         int ncMax = RoundUp(Math.Min(RoundUp(GemmPacked.NC, nr), n), nr);
         int mBig = RoundUp(Math.Min(RoundUp(GemmPacked.MBig, mr), m), mr);
         var bufs = GemmBuffers.Current;
