@@ -27,7 +27,7 @@ public static unsafe class GemmPacked
     /// <summary>Rows of A packed per pass, bounding the shared A buffer.</summary>
     internal static int MBig = 4096;
     /// <summary>Multiply-adds below which a problem runs unpacked.</summary>
-    internal static long SmallWork = 32 * 32 * 32;
+    internal static long SmallWork = 16 * 16 * 16;
     /// <summary>Multiply-adds per matrix below which a batch is split across threads instead of each matrix.</summary>
     internal static long BatchParallelWork = 1L << 22;
 
@@ -46,9 +46,10 @@ public static unsafe class GemmPacked
 
         var p = new GemmProblem(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         long work = (long)m * n * Math.Max(k, 1);
-        if (batch > 1 && CpuParallel.Threads > 1 && work < BatchParallelWork)
+        // Many small matrices: one thread per matrix beats splitting each one. A shared C (strideC == 0)
+        // accumulates over the batch in order, so it stays sequential.
+        if (batch > 1 && strideC != 0 && CpuParallel.Threads > 1 && work < BatchParallelWork)
         {
-            // Many small matrices: one thread per matrix beats splitting each one.
             nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
             var kernel = Kernel;
             CpuParallel.For(batch, Math.Max(1, (1L << 18) / work), (s, e) =>
@@ -76,9 +77,11 @@ public static unsafe class GemmPacked
             return;
         }
         long work = (long)p.M * p.N * p.K;
-        // Packing pays off only when each packed element is reused enough; the choice depends on the shape alone.
-        if (work <= SmallWork || p.M <= 2 || p.N <= 4)
+        // Packing pays off only when each packed element is reused enough; every choice here depends on the shape alone.
+        if (work <= SmallWork || p.M <= 2)
             GemmDirect.Run(in p, parallel);
+        else if (2 * p.N <= kernel.Nr && p.M > p.N)
+            GemmDriver.Run(p.Transposed(), kernel, parallel); // narrow C (e.g. a LoRA rank): compute Cᵀ so the wide tile dimension runs along m
         else
             GemmDriver.Run(in p, kernel, parallel);
     }
@@ -86,14 +89,19 @@ public static unsafe class GemmPacked
 
 /// <summary>One matrix of a (possibly batched) SGEMM call.</summary>
 internal readonly unsafe struct GemmProblem(bool transA, bool transB, int m, int n, int k, float alpha,
-    float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool transC = false)
 {
     public readonly bool TransA = transA, TransB = transB;
+    /// <summary>C is stored transposed: element (i, j) lives at C[j·ldc + i].</summary>
+    public readonly bool TransC = transC;
     public readonly int M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc;
     public readonly float Alpha = alpha, Beta = beta;
     public readonly float* A = a, B = b, C = c;
 
-    public GemmProblem At(float* a, float* b, float* c) => new(TransA, TransB, M, N, K, Alpha, a, Lda, b, Ldb, Beta, c, Ldc);
+    public GemmProblem At(float* a, float* b, float* c) => new(TransA, TransB, M, N, K, Alpha, a, Lda, b, Ldb, Beta, c, Ldc, TransC);
+
+    /// <summary>The same product as Cᵀ = op(B)ᵀ·op(A)ᵀ.</summary>
+    public GemmProblem Transposed() => new(!TransB, !TransA, N, M, K, Alpha, B, Ldb, A, Lda, Beta, C, Ldc, !TransC);
 }
 
 /// <summary>A micro-kernel and its tile shape.</summary>
@@ -295,7 +303,8 @@ internal sealed unsafe class GemmDriver
         var body = _k.Body;
         long ldc = _p.Ldc;
         float alpha = _p.Alpha, beta = _betaEff;
-        float* cBase = _p.C + (long)(_ic + i0) * ldc + _jc;
+        bool transC = _p.TransC;
+        float* cBase = transC ? _p.C + (long)_jc * ldc + _ic + i0 : _p.C + (long)(_ic + i0) * ldc + _jc;
         float* aBase = _packA + (long)(i0 / mr) * kc * mr;
         for (int panel = panel0; panel < panel1; panel++)
         {
@@ -306,19 +315,29 @@ internal sealed unsafe class GemmDriver
             {
                 int rows = Math.Min(mr, mc - ir);
                 float* ap = aBase + (long)(ir / mr) * kc * mr;
-                float* cp = cBase + ir * ldc + j;
-                if (rows == mr && cols == nr)
-                    body(kc, ap, bp, cp, ldc, alpha, beta);
+                if (transC)
+                    EdgeTile(kc, ap, bp, cBase + (long)j * ldc + ir, 1, ldc, rows, cols, alpha, beta);
+                else if (rows == mr && cols == nr)
+                    body(kc, ap, bp, cBase + ir * ldc + j, ldc, alpha, beta);
                 else
-                    EdgeTile(kc, ap, bp, cp, ldc, rows, cols, alpha, beta);
+                    EdgeTile(kc, ap, bp, cBase + ir * ldc + j, ldc, 1, rows, cols, alpha, beta);
             }
         }
     }
 
-    /// <summary>A partial tile: the kernel writes the raw sums to scratch, then only the valid part is merged into C with the kernel's rounding.</summary>
+    /// <summary>
+    /// A partial or transposed tile: the kernel writes the raw sums to scratch, then only the valid part is merged
+    /// into C (element (r, j) at cp[r·rowStride + j·colStride]) with the kernel's rounding.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void EdgeTile(int kc, float* ap, float* bp, float* cp, long ldc, int rows, int cols, float alpha, float beta)
+    private void EdgeTile(int kc, float* ap, float* bp, float* cp, long rowStride, long colStride, int rows, int cols, float alpha, float beta)
     {
+        if (colStride != 1)
+        {
+            EdgeTileStrided(kc, ap, bp, cp, rowStride, colStride, rows, cols, alpha, beta);
+            return;
+        }
+        long ldc = rowStride;
         int nr = _k.Nr;
         float* tile = GemmBuffers.Current.Tile;
         _k.Body(kc, ap, bp, tile, nr, 1f, 0f);
@@ -335,6 +354,29 @@ internal sealed unsafe class GemmDriver
                 for (int j = 0; j < cols; j++) dst[j] = MathF.FusedMultiplyAdd(src[j], alpha, dst[j] * beta);
             else
                 for (int j = 0; j < cols; j++) dst[j] = src[j] * alpha + dst[j] * beta;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void EdgeTileStrided(int kc, float* ap, float* bp, float* cp, long rowStride, long colStride, int rows, int cols, float alpha, float beta)
+    {
+        int nr = _k.Nr;
+        float* tile = GemmBuffers.Current.Tile;
+        _k.Body(kc, ap, bp, tile, nr, 1f, 0f);
+        bool fused = _k.Fused;
+        // Walk C in its memory order (j outer when C is transposed) so stores stay contiguous.
+        for (int j = 0; j < cols; j++)
+        {
+            float* dst = cp + j * colStride;
+            for (int r = 0; r < rows; r++)
+            {
+                float acc = tile[r * nr + j];
+                float* d = dst + r * rowStride;
+                *d = beta == 0f ? acc * alpha
+                    : beta == 1f && fused ? MathF.FusedMultiplyAdd(acc, alpha, *d)
+                    : fused ? MathF.FusedMultiplyAdd(acc, alpha, *d * beta)
+                    : acc * alpha + *d * beta;
+            }
         }
     }
 
