@@ -45,6 +45,21 @@ public enum ReduceOp
     Max,
 }
 
+/// <summary>Hyper-parameters of one AdamW step (bias corrections precomputed for the step number).</summary>
+public readonly record struct AdamWStep(float LearningRate, float Beta1, float Beta2, float Eps, float WeightDecay, float Bias1, float Bias2);
+
+/// <summary>Memory statistics a backend keeps (bytes).</summary>
+public interface IMemoryStats
+{
+    /// <summary>Bytes held by live tensors.</summary>
+    long AllocatedBytes { get; }
+
+    /// <summary>The most <see cref="AllocatedBytes"/> has been since the last <see cref="ResetPeak"/>.</summary>
+    long PeakBytes { get; }
+
+    void ResetPeak();
+}
+
 /// <summary>A contiguous run of elements starting at <see cref="Offset"/>.</summary>
 public readonly record struct Dense(DeviceBuffer Buffer, long Offset = 0);
 
@@ -64,6 +79,9 @@ public interface IBackend
     string Name { get; }
 
     DeviceBuffer Allocate(long bytes);
+
+    /// <summary>Waits until every kernel issued so far has finished (a no-op on synchronous backends).</summary>
+    void Synchronize();
 
     /// <summary>Called by <see cref="DeviceBuffer.Release"/> when its last reference goes.</summary>
     void Free(DeviceBuffer buffer);
@@ -121,6 +139,12 @@ public interface IBackend
 
     /// <summary>gLogp[r, t[r]] = -gLoss[r] (others 0; ignored rows all 0).</summary>
     void NllLossBackward(Dense gLoss, Dense targets, int rows, int classes, int ignoreIndex, Dense gLogProbs);
+
+    /// <summary>
+    /// One AdamW step over a contiguous parameter: m and v are updated in place, then
+    /// p -= lr·(m/bias1 / (sqrt(v/bias2) + eps) + weightDecay·p), with bias_i = 1 - beta_i^step.
+    /// </summary>
+    void AdamW(Dense param, Dense grad, Dense m, Dense v, long count, AdamWStep step);
 
     /// <summary>Uniform floats in [low, high) from Philox4x32-10 (element i uses counter offset + i/4, lane i%4).</summary>
     void RandomUniform(ulong seed, ulong offset, long count, float low, float high, Dense output);

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Finetune.Kernels.Cpu;
 
 /// <summary>The reference backend: native, 64-byte aligned host memory and vectorised, multi-threaded kernels.</summary>
-public sealed unsafe class CpuBackend : IBackend
+public sealed unsafe class CpuBackend : IBackend, IMemoryStats
 {
     public static readonly CpuBackend Instance = new();
 
@@ -33,6 +33,8 @@ public sealed unsafe class CpuBackend : IBackend
         while (now > (peak = Interlocked.Read(ref _peak)) && Interlocked.CompareExchange(ref _peak, now, peak) != peak) { }
         return new DeviceBuffer(this, p, bytes);
     }
+
+    public void Synchronize() { }
 
     public void Free(DeviceBuffer buffer)
     {
@@ -173,6 +175,9 @@ public sealed unsafe class CpuBackend : IBackend
 
     public void NllLossBackward(Dense gLoss, Dense targets, int rows, int classes, int ignoreIndex, Dense gLogProbs) =>
         IndexKernels.NllLossBackward(F(gLoss), I(targets), rows, classes, ignoreIndex, F(gLogProbs));
+
+    public void AdamW(Dense param, Dense grad, Dense m, Dense v, long count, AdamWStep step) =>
+        OptimizerKernels.AdamW(F(param), F(grad), F(m), F(v), count, step);
 
     public void RandomUniform(ulong seed, ulong offset, long count, float low, float high, Dense output) =>
         IndexKernels.RandomUniform(seed, offset, count, low, high, F(output));

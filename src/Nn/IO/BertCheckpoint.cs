@@ -1,0 +1,78 @@
+namespace Finetune.Nn.IO;
+
+/// <summary>A Hugging Face BERT checkpoint folder: <c>config.json</c> + <c>model.safetensors</c> with HF tensor names.</summary>
+public static class BertCheckpoint
+{
+    public const string ConfigFile = "config.json";
+    public const string WeightsFile = "model.safetensors";
+
+    /// <summary>Writes the model's config and weights into <paramref name="directory"/> (each file atomically).</summary>
+    public static void Save(BertModel model, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Directory.CreateDirectory(directory);
+        WriteTextAtomically(Path.Combine(directory, ConfigFile), model.Config.ToJson());
+        var state = model.StateDict();
+        try
+        {
+            SafeTensors.Save(Path.Combine(directory, WeightsFile), state, new Dictionary<string, string> { ["format"] = "pt" });
+        }
+        finally
+        {
+            foreach (var t in state.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Loads a BertModel. Names may carry the "bert." prefix of HF task models; pretraining heads (<c>cls.*</c>) and the
+    /// <c>position_ids</c> buffer are skipped; every encoder parameter must be present with its shape.
+    /// </summary>
+    public static BertModel Load(string directory)
+    {
+        string configPath = Path.Combine(directory, ConfigFile), weightsPath = Path.Combine(directory, WeightsFile);
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"{configPath}: not found (a BERT checkpoint needs {ConfigFile} and {WeightsFile})", configPath);
+        var config = BertConfig.FromJson(File.ReadAllText(configPath), configPath);
+        var raw = SafeTensors.Load(weightsPath);
+        try
+        {
+            var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            foreach (var (name, t) in raw)
+            {
+                string n = name.StartsWith("bert.", StringComparison.Ordinal) ? name["bert.".Length..] : name;
+                if (n.StartsWith("cls.", StringComparison.Ordinal) || n.EndsWith("position_ids", StringComparison.Ordinal)) continue;
+                state[n] = t;
+            }
+            var model = new BertModel(config, new Generator(0), addPooler: state.ContainsKey("pooler.dense.weight"));
+            try
+            {
+                model.LoadStateDict(state, strict: true, weightsPath);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+            return model;
+        }
+        finally
+        {
+            foreach (var t in raw.Values) t.Dispose();
+        }
+    }
+
+    internal static void WriteTextAtomically(string path, string text)
+    {
+        var full = Path.GetFullPath(path);
+        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            File.WriteAllText(tmp, text);
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+            throw;
+        }
+    }
+}

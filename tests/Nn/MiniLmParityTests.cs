@@ -1,0 +1,158 @@
+using Finetune.Nn;
+using Finetune.Nn.IO;
+using Finetune.Nn.Text;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Finetune.Tests.Nn;
+
+/// <summary>The imported all-MiniLM-L6-v2 against ONNX Runtime running the same ONNX file.</summary>
+[NonParallelizable]
+public class MiniLmParityTests
+{
+    private static readonly string[] Sentences =
+    {
+        "The quick brown fox jumps over the lazy dog.",
+        "Hello world",
+        "Parameter-efficient fine-tuning adapts large pretrained models by training only a small number of extra weights, such as low-rank adapters.",
+        "I didn't like this movie at all!",
+    };
+
+    private BertModel _model = null!;
+    private BertTokenizerAdapter _tokenizer = null!;
+    private InferenceSession _session = null!;
+
+    [OneTimeSetUp]
+    public void Load()
+    {
+        _model = MiniLm.LoadModel();
+        _model.Eval();
+        _tokenizer = MiniLm.LoadTokenizer();
+        using var onnx = MiniLm.OpenOnnx();
+        using var bytes = new MemoryStream();
+        onnx.CopyTo(bytes);
+        _session = new InferenceSession(bytes.ToArray());
+    }
+
+    [OneTimeTearDown]
+    public void Free()
+    {
+        _model.Dispose();
+        _session.Dispose();
+    }
+
+    private float[] RunOrt(EncodedBatch batch)
+    {
+        long[] shape = { batch.BatchSize, batch.SequenceLength };
+        using var ids = OrtValue.CreateTensorValueFromMemory(batch.InputIds.Select(i => (long)i).ToArray(), shape);
+        using var mask = OrtValue.CreateTensorValueFromMemory(batch.AttentionMask.Select(m => (long)m).ToArray(), shape);
+        using var types = OrtValue.CreateTensorValueFromMemory(batch.TokenTypeIds.Select(i => (long)i).ToArray(), shape);
+        using var run = new RunOptions();
+        using var outputs = _session.Run(run, new[] { "input_ids", "attention_mask", "token_type_ids" }, new[] { ids, mask, types }, new[] { "last_hidden_state" });
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    private float[] RunEngine(EncodedBatch batch)
+    {
+        using var scope = TensorScope.Begin();
+        using var noGrad = GradMode.NoGrad();
+        return _model.Forward(batch.InputIdsTensor(), batch.AttentionMaskTensor(), batch.TokenTypeIdsTensor()).ToArray();
+    }
+
+    [Test]
+    public void Import_finds_every_weight_of_the_six_layer_encoder()
+    {
+        var c = _model.Config;
+        Assert.That((c.VocabSize, c.HiddenSize, c.NumLayers, c.NumHeads, c.IntermediateSize, c.MaxPositions, c.TypeVocabSize),
+            Is.EqualTo((30522, 384, 6, 12, 1536, 512, 2)));
+        Assert.That(_model.ParameterCounts().Total, Is.EqualTo(22713216L));
+        Assert.That(_model.NamedParameters().Select(p => p.Key), Does.Contain("encoder.layer.5.attention.self.query.weight"));
+    }
+
+    [Test]
+    public void Last_hidden_state_matches_onnx_runtime_at_real_tokens()
+    {
+        var batch = _tokenizer.EncodeBatch(Sentences);
+        Assert.That(batch.Lengths.Distinct().Count(), Is.GreaterThan(2), "the batch must mix lengths so padding is exercised");
+        var expected = RunOrt(batch);
+        var actual = RunEngine(batch);
+        Assert.That(actual, Has.Length.EqualTo(expected.Length));
+        int hidden = _model.Config.HiddenSize;
+        double maxErr = 0;
+        for (int b = 0; b < batch.BatchSize; b++)
+            for (int t = 0; t < batch.Lengths[b]; t++)
+                for (int h = 0; h < hidden; h++)
+                {
+                    int i = (b * batch.SequenceLength + t) * hidden + h;
+                    maxErr = Math.Max(maxErr, Math.Abs(actual[i] - expected[i]));
+                }
+        TestContext.Out.WriteLine($"MiniLM last_hidden_state max abs error vs ONNX Runtime: {maxErr:E2}");
+        Assert.That(maxErr, Is.LessThan(1e-4));
+    }
+
+    [Test]
+    public void Mean_pooled_embedding_matches_onnx_runtime_and_ignores_padding()
+    {
+        var batch = _tokenizer.EncodeBatch(Sentences);
+        var ort = RunOrt(batch);
+        int hidden = _model.Config.HiddenSize, seq = batch.SequenceLength;
+        float[] embeddings;
+        using (TensorScope.Begin())
+        using (GradMode.NoGrad())
+        {
+            var mask = batch.AttentionMaskTensor();
+            embeddings = Pooling.Mean(_model.Forward(batch.InputIdsTensor(), mask), mask).ToArray();
+        }
+        double maxErr = 0;
+        for (int b = 0; b < batch.BatchSize; b++)
+            for (int h = 0; h < hidden; h++)
+            {
+                double sum = 0;
+                for (int t = 0; t < batch.Lengths[b]; t++) sum += ort[(b * seq + t) * hidden + h];
+                maxErr = Math.Max(maxErr, Math.Abs(sum / batch.Lengths[b] - embeddings[b * hidden + h]));
+            }
+        TestContext.Out.WriteLine($"MiniLM mean-pooled embedding max abs error vs ONNX Runtime: {maxErr:E2}");
+        Assert.That(maxErr, Is.LessThan(1e-4));
+
+        var single = _tokenizer.EncodeBatch(new[] { Sentences[1] });
+        float[] alone;
+        using (TensorScope.Begin())
+        using (GradMode.NoGrad())
+        {
+            var mask = single.AttentionMaskTensor();
+            alone = Pooling.Mean(_model.Forward(single.InputIdsTensor(), mask), mask).ToArray();
+        }
+        for (int h = 0; h < hidden; h++)
+            Assert.That(alone[h], Is.EqualTo(embeddings[hidden + h]).Within(1e-4), "padding changed the embedding");
+    }
+
+    [Test]
+    public void Related_sentences_embed_closer_than_unrelated_ones()
+    {
+        var batch = _tokenizer.EncodeBatch(new[] { "A man is playing a guitar.", "Someone plays an instrument.", "The stock market fell sharply today." });
+        float[] e;
+        using (TensorScope.Begin())
+        using (GradMode.NoGrad())
+        {
+            var mask = batch.AttentionMaskTensor();
+            e = Pooling.L2Normalize(Pooling.Mean(_model.Forward(batch.InputIdsTensor(), mask), mask)).ToArray();
+        }
+        int h = _model.Config.HiddenSize;
+        double Cos(int a, int b) => Enumerable.Range(0, h).Sum(i => (double)e[a * h + i] * e[b * h + i]);
+        Assert.That(Cos(0, 1), Is.GreaterThan(Cos(0, 2) + 0.2));
+    }
+
+    [Test]
+    public void Tokenizer_adds_cls_and_sep_lowercases_truncates_and_pads()
+    {
+        Assert.That(_tokenizer.Encode("Hello World"), Is.EqualTo(new[] { 101, 7592, 2088, 102 }));
+        var truncated = _tokenizer.Encode(Sentences[2], maxLength: 8);
+        Assert.That(truncated, Has.Length.EqualTo(8));
+        Assert.That(truncated[0], Is.EqualTo(101));
+        Assert.That(truncated[^1], Is.EqualTo(102));
+        var batch = _tokenizer.EncodeBatch(new[] { "hello", "hello world again" });
+        Assert.That(batch.SequenceLength, Is.EqualTo(5));
+        Assert.That(batch.InputIds[..5], Is.EqualTo(new[] { 101, 7592, 102, 0, 0 }));
+        Assert.That(batch.AttentionMask[..5], Is.EqualTo(new[] { 1f, 1f, 1f, 0f, 0f }));
+        Assert.That(_tokenizer.EncodeBatch(new[] { "hello" }, maxLength: 16, padToMaxLength: true).SequenceLength, Is.EqualTo(16));
+    }
+}
