@@ -184,13 +184,16 @@ internal sealed unsafe class GemmDriver
     // Current block: columns [jc, jc+nc), depth [pc, pc+kc), rows [ic, ic+mcAll).
     private int _jc, _nc, _pc, _kc, _ic, _mcAll;
     private float _betaEff;
-    private int _panelsA, _panelsB, _packItems;
+    private int _panelsA, _panelsB;
     private int _mBlock, _mBlocks, _nBlockPanels, _nBlocks;
-    private readonly Action<long, long> _packBody, _computeBody;
+    // Per-panel packing state (Unpacked, Packing, Ready): the task that first needs a panel packs it, so packing
+    // and compute share one parallel region instead of two separated by a barrier.
+    private int[] _stateA = [], _stateB = [];
+    private const int Unpacked = 0, Packing = 1, Ready = 2;
+    private readonly Action<long, long> _computeBody;
 
     private GemmDriver()
     {
-        _packBody = PackRange;
         _computeBody = ComputeRange;
     }
 
@@ -231,13 +234,8 @@ internal sealed unsafe class GemmDriver
                     _mcAll = Math.Min(mBig, m - _ic);
                     _panelsA = (_mcAll + mr - 1) / mr;
                     // B is packed once per (jc, pc); A once per row pass.
-                    int bItems = _ic == 0 ? _panelsB : 0;
-                    _packItems = bItems;
-                    long items = bItems + _panelsA;
-                    long grain = Math.Max(1, items / (4L * threads));
-                    if (threads > 1) CpuParallel.For(items, grain, _packBody);
-                    else PackRange(0, items);
-
+                    if (_ic == 0) Reset(ref _stateB, _panelsB);
+                    Reset(ref _stateA, _panelsA);
                     PlanGrid(threads);
                     long tasks = (long)_mBlocks * _nBlocks;
                     if (threads > 1) CpuParallel.For(tasks, 1, _computeBody);
@@ -266,23 +264,38 @@ internal sealed unsafe class GemmDriver
         _nBlocks = (_panelsB + _nBlockPanels - 1) / _nBlockPanels;
     }
 
-    private void PackRange(long start, long end)
+    private static void Reset(ref int[] state, int panels)
     {
-        int mr = _k.Mr, nr = _k.Nr;
-        for (long t = start; t < end; t++)
+        if (state.Length < panels) state = new int[Math.Max(panels, state.Length * 2)];
+        else Array.Clear(state, 0, panels);
+    }
+
+    /// <summary>Makes sure a panel is packed: claims and packs it, or waits while another thread finishes it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Ensure(int[] state, int panel, bool isA)
+    {
+        if (Volatile.Read(ref state[panel]) == Ready) return;
+        EnsureSlow(state, panel, isA);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void EnsureSlow(int[] state, int panel, bool isA)
+    {
+        if (Interlocked.CompareExchange(ref state[panel], Packing, Unpacked) == Unpacked)
         {
-            if (t < _packItems)
+            if (isA)
             {
-                GemmPack.PackB(_p.TransB, _p.B, _p.Ldb, _pc, _kc, _jc, _nc, nr, _packB, (int)t, (int)t + 1);
+                int mr = _k.Mr, i0 = panel * mr;
+                GemmPack.PackA(_p.TransA, _p.A, _p.Lda, _ic + i0, Math.Min(mr, _mcAll - i0), _pc, _kc, mr, _packA + (long)panel * _kc * mr);
             }
             else
-            {
-                int panel = (int)(t - _packItems);
-                int i0 = panel * mr;
-                GemmPack.PackA(_p.TransA, _p.A, _p.Lda, _ic + i0, Math.Min(mr, _mcAll - i0), _pc, _kc, mr,
-                    _packA + (long)panel * _kc * mr);
-            }
+                GemmPack.PackB(_p.TransB, _p.B, _p.Ldb, _pc, _kc, _jc, _nc, _k.Nr, _packB, panel, panel + 1);
+            Volatile.Write(ref state[panel], Ready);
+            return;
         }
+        // Another thread is packing it right now; packing never waits on anything, so this ends.
+        var spin = new SpinWait();
+        while (Volatile.Read(ref state[panel]) != Ready) spin.SpinOnce(sleep1Threshold: -1);
     }
 
     private void ComputeRange(long start, long end)
@@ -306,14 +319,18 @@ internal sealed unsafe class GemmDriver
         bool transC = _p.TransC;
         float* cBase = transC ? _p.C + (long)_jc * ldc + _ic + i0 : _p.C + (long)(_ic + i0) * ldc + _jc;
         float* aBase = _packA + (long)(i0 / mr) * kc * mr;
+        int[] stateA = _stateA, stateB = _stateB;
+        int panelA0 = i0 / mr;
         for (int panel = panel0; panel < panel1; panel++)
         {
+            Ensure(stateB, panel, isA: false);
             int j = panel * nr;
             int cols = Math.Min(nr, _nc - j);
             float* bp = _packB + (long)panel * kc * nr;
             for (int ir = 0; ir < mc; ir += mr)
             {
                 int rows = Math.Min(mr, mc - ir);
+                Ensure(stateA, panelA0 + ir / mr, isA: true);
                 float* ap = aBase + (long)(ir / mr) * kc * mr;
                 if (transC)
                     EdgeTile(kc, ap, bp, cBase + (long)j * ldc + ir, 1, ldc, rows, cols, alpha, beta);
