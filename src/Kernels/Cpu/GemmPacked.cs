@@ -41,7 +41,8 @@ public static unsafe class GemmPacked
         if (m < 0 || n < 0 || k < 0 || batch < 0)
             throw new ArgumentOutOfRangeException(nameof(m), $"Sgemm: negative size m={m} n={n} k={k} batch={batch}");
         if (m == 0 || n == 0 || batch == 0) return;
-        if (lda < (transA ? m : k) || ldb < (transB ? k : n) || ldc < n)
+        // A leading dimension only matters when the matrix has more than one row in memory.
+        if ((transA ? k > 1 && lda < m : m > 1 && lda < k) || (transB ? n > 1 && ldb < k : k > 1 && ldb < n) || (m > 1 && ldc < n))
             throw new ArgumentException($"Sgemm: leading dimensions too small (m={m} n={n} k={k} transA={transA} transB={transB} lda={lda} ldb={ldb} ldc={ldc})");
 
         var p = new GemmProblem(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
