@@ -102,9 +102,9 @@ public static unsafe class GemmTable
         Console.WriteLine($"CPU GEMM, float32 row-major, {threads} thread(s), {(_cpuTime ? "thread CPU time" : "wall time")}, best of {_rounds} medians; ours: {GemmPacked.Kernel} KC={GemmPacked.KC} MC={GemmPacked.MC} NC={GemmPacked.NC}");
         Console.WriteLine(torch is { Ok: true } ? $"peer: PyTorch {torch.Version} via {torch.Blas}" : $"peer: PyTorch unavailable ({torch?.Error ?? "disabled with --no-peer"})");
         Console.WriteLine();
-        string header = $"| {"shape",-22} | {"m×k · k×n",-20} | {"op",-2} | {"ours GFLOP/s",12} | {"PyTorch GFLOP/s",15} | {"ours/PyTorch",12} |";
+        string header = $"| {"shape",-22} | {"m×k · k×n",-21} | {"op",-2} | {"ours GFLOP/s",12} | {"PyTorch GFLOP/s",15} | {"ours/PyTorch",12} |";
         Console.WriteLine(header);
-        Console.WriteLine($"|{new string('-', 24)}|{new string('-', 22)}|----|{new string('-', 14)}|{new string('-', 17)}|{new string('-', 14)}|");
+        Console.WriteLine($"|{new string('-', 24)}|{new string('-', 23)}|----|{new string('-', 14)}|{new string('-', 17)}|{new string('-', 14)}|");
         var ratios = new List<double>();
         foreach (var s in shapes)
         {
@@ -119,7 +119,7 @@ public static unsafe class GemmTable
             }
             string ratio = theirs is > 0 ? $"{ours / theirs.Value:F2}×" : "n/a";
             if (theirs is > 0) ratios.Add(ours / theirs.Value);
-            Console.WriteLine($"| {s.Name,-22} | {s.Dims,-20} | {s.Op,-2} | {ours,12:F1} | {(theirs is { } t ? t.ToString("F1", CultureInfo.InvariantCulture) : "n/a"),15} | {ratio,12} |");
+            Console.WriteLine($"| {s.Name,-22} | {s.Dims,-21} | {s.Op,-2} | {ours,12:F1} | {(theirs is { } t ? t.ToString("F1", CultureInfo.InvariantCulture) : "n/a"),15} | {ratio,12} |");
         }
         if (ratios.Count > 0)
         {

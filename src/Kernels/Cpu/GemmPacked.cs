@@ -6,15 +6,16 @@ namespace Finetune.Kernels.Cpu;
 
 /// <summary>
 /// Row-major SGEMM: C[i] = alpha·op(A[i])·op(B[i]) + beta·C[i] for i &lt; batch, op(A) m×k, op(B) k×n.
-/// A batch stride of 0 broadcasts one matrix. Results repeat bit for bit for the same inputs and sizes:
-/// the k dimension is cut into fixed KC blocks that never depend on the thread count, and threads only
-/// split m and n, so every element of C sees the same sequence of operations.
+/// A batch stride of 0 broadcasts one matrix (a shared C accumulates over the batch in order). Results repeat
+/// bit for bit for the same inputs and sizes: k is cut into equal slices that depend on k alone, and threads
+/// only split m and n, so every element of C sees the same sequence of operations.
 /// </summary>
 /// <remarks>
-/// GotoBLAS/BLIS structure: loop over NC-wide column blocks of C, then KC-deep slices of k; each slice packs
-/// op(B) (kc×nc) and op(A) (up to <see cref="MBig"/> rows × kc) into panel layout, then a grid of
-/// MC×NCB sub-blocks of C runs the register-blocked micro-kernel (see <see cref="GemmMicroKernel"/>).
-/// Small problems skip packing (<see cref="GemmDirect"/>).
+/// GotoBLAS/BLIS structure: loop over NC-wide column blocks of C, then k slices (at most <see cref="KC"/> deep),
+/// then row passes of up to <see cref="MBig"/> rows. Each pass runs a grid of MC-row × panel-range tasks in one
+/// parallel region; the task that first needs a kc×MR panel of op(A) or kc×NR panel of op(B) packs it
+/// (<see cref="GemmPack"/>), and the register-blocked micro-kernel (<see cref="GemmMicroKernel"/>) runs over
+/// the packed panels. Small problems skip packing (<see cref="GemmDirect"/>); a narrow C is computed as Cᵀ.
 /// </remarks>
 public static unsafe class GemmPacked
 {
