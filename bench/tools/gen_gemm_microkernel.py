@@ -2,11 +2,14 @@
 
 usage: gen_gemm_microkernel.py MR512 NV512 MR256 NV256 UNROLL [--write]
   MR rows per tile, NV vectors per row (NR = 16·NV for AVX-512, 8·NV for AVX2), UNROLL k steps per loop trip.
+  --prefetch-c adds prefetches of the C tile before the k loop (measured: no gain, docs/NOTES.md).
   Without --write it prints the generated block; with --write it replaces the block between the
   "<generated ...>" and "</generated>" markers in GemmMicroKernel.cs. Current choice: 14 2 6 2 4 (docs/NOTES.md).
 """
 import os
 import sys
+prefetch_c = '--prefetch-c' in sys.argv
+
 def kernel(name, vec, width, mr, nv, unroll):
     nr = width*nv
     V = vec
@@ -18,6 +21,10 @@ def kernel(name, vec, width, mr, nv, unroll):
     w("    {")
     for i in range(mr):
         w("        " + " ".join(f"{V}<float> c{i}_{v} = default;" for v in range(nv)))
+    if prefetch_c:
+        w("        // Start pulling the C tile in now; the epilogue's loads would otherwise miss after the k loop.")
+        for i in range(mr):
+            w("        " + " ".join(f"Sse.Prefetch0(c + {i} * ldc + {v*width});" for v in range(nv)))
     w(f"        int p = 0;")
     def body(ind, u=0):
         for v in range(nv):
