@@ -13,6 +13,7 @@ public unsafe class GemmPackedTests
     [
         (1, 1, 1), (1, 7, 13), (7, 1, 13), (7, 13, 31), (13, 31, 7), (31, 65, 130), (65, 130, 31),
         (130, 65, 257), (257, 31, 65), (33, 257, 300), (3, 300, 70), (70, 3, 300),
+        (130, 13, 70), (300, 16, 33), (600, 8, 40), (16, 16, 16), (17, 16, 16),
     ];
 
     private static IEnumerable<TestCaseData> Kernels() =>
@@ -163,6 +164,20 @@ public unsafe class GemmPackedTests
     }
 
     [Test]
+    public void Batched_with_shared_C_accumulates_in_batch_order()
+    {
+        const int m = 20, n = 24, k = 30, batch = 4;
+        using var c = new Case(false, false, m, n, k, pad: 0, batch: batch);
+        var expected = new float[m * n];
+        for (int i = 0; i < m * n; i++) expected[i] = c.C0[i];
+        fixed (float* e = expected)
+            for (int bi = 0; bi < batch; bi++)
+                GemmPacked.Sgemm(false, false, m, n, k, 1f, c.A + bi * c.SA, c.Lda, 0, c.B + bi * c.SB, c.Ldb, 0, 1f, e, c.Ldc, 0, 1);
+        GemmPacked.Sgemm(false, false, m, n, k, 1f, c.A, c.Lda, c.SA, c.B, c.Ldb, c.SB, 1f, c.C, c.Ldc, 0, batch);
+        for (int i = 0; i < m * n; i++) Assert.That(c.C[i], Is.EqualTo(expected[i]), $"element {i}");
+    }
+
+    [Test]
     public void K_zero_scales_C_by_beta()
     {
         using var c = new Case(false, false, 4, 5, 0, pad: 1);
@@ -198,12 +213,12 @@ public unsafe class GemmPackedTests
     }
 
     [Test]
-    public void Results_repeat_bit_for_bit_across_thread_counts()
+    public void Results_repeat_bit_for_bit_across_thread_counts_1_2_3()
     {
         int saved = CpuParallel.Threads;
         try
         {
-            var shapes = new (int M, int N, int K, int Batch)[] { (300, 200, 600, 1), (97, 530, 300, 1), (2, 700, 500, 1), (20, 24, 40, 7), (64, 64, 300, 3) };
+            var shapes = new (int M, int N, int K, int Batch)[] { (300, 200, 600, 1), (97, 530, 300, 1), (2, 700, 500, 1), (20, 24, 40, 7), (64, 64, 300, 3), (500, 8, 700, 1) };
             foreach (var (m, n, k, batch) in shapes)
                 foreach (bool ta in new[] { false, true })
                     foreach (bool tb in new[] { false, true })
@@ -217,7 +232,7 @@ public unsafe class GemmPackedTests
                         c.Run(1f, 0.5f);
                         var two = c.Result();
                         c.Reset();
-                        CpuParallel.Threads = 2;
+                        CpuParallel.Threads = 3;
                         c.Run(1f, 0.5f);
                         var again = c.Result();
                         for (int i = 0; i < one.Length; i++)
