@@ -138,3 +138,50 @@ public sealed partial class Tensor
         return true;
     }
 }
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// x·Wᵀ + b with W [out, in] as torch.nn.functional.linear. The bias is copied into the output first and
+    /// the GEMM accumulates onto it (beta = 1), so the sum costs no extra pass over the activations.
+    /// </summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
+    {
+        CheckSameDevice("linear", x, weight);
+        x.CheckFloat("linear", "input");
+        weight.CheckFloat("linear", "weight");
+        if (weight.Rank != 2) throw new ArgumentException($"linear: weight must be [out, in], got {weight.Describe()}");
+        int outF = weight._shape[0], inF = weight._shape[1];
+        if (x.Rank == 0 || x._shape[^1] != inF)
+            throw new ArgumentException($"linear: input {x.Describe()} must end in {inF} features (weight {weight.Describe()})");
+        if (bias is not null)
+        {
+            CheckSameDevice("linear", x, bias);
+            bias.CheckFloat("linear", "bias");
+            if (bias.Rank != 1 || bias._shape[0] != outF) throw new ArgumentException($"linear: bias {bias.Describe()} must be [{outF}] for weight {weight.Describe()}");
+        }
+        if (bias is null || !x.IsContiguous || !weight.IsContiguous)
+        {
+            var y = x.Matmul(weight.T);
+            return bias is null ? y : y + bias;
+        }
+        int rows = (int)(x.Count / Math.Max(1, inF));
+        var outShape = x._shape[..^1].Append(outF).ToArray();
+        var c = Empty(outShape, DType.Float32, x.Device);
+        var flat = new[] { rows, outF };
+        x.Backend.Copy(DType.Float32, bias.BroadcastTo(flat), new Strided(c.Buffer, Layout.Contiguous(flat)));
+        if (rows > 0 && inF > 0)
+            x.Backend.Gemm(false, true, rows, outF, inF, 1f, x.Dense, inF, 0, weight.Dense, inF, 0, 1f, c.Dense, outF, 0, 1);
+        var inputShape = x._shape;
+        return Finish(c, "linear", new[] { x, weight, bias }, g =>
+        {
+            var g2 = g.Reshape(-1, outF);
+            return new[]
+            {
+                x.RequiresGrad ? g2.Matmul(weight).Reshape(inputShape) : null,
+                weight.RequiresGrad ? g2.T.Matmul(x.Reshape(-1, inF)) : null,
+                bias.RequiresGrad ? g2.Sum(0) : null,
+            };
+        }, x, weight);
+    }
+}

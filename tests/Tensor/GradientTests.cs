@@ -126,6 +126,14 @@ public class GradientTests
     }
 
     [Test]
+    public void Backward_of_linear_matches_finite_differences()
+    {
+        Check("linear with bias", xs => Tensor.Linear(xs[0], xs[1], xs[2]), Leaf(2, 3, 4), Leaf(5, 4), Leaf(5));
+        Check("linear without bias", xs => Tensor.Linear(xs[0], xs[1]), Leaf(3, 4), Leaf(5, 4));
+        Check("linear of transposed input", xs => Tensor.Linear(xs[0].T, xs[1], xs[2]), Leaf(4, 3), Leaf(5, 4), Leaf(5));
+    }
+
+    [Test]
     public void Backward_of_softmax_and_log_softmax_matches_finite_differences()
     {
         Check("softmax", xs => xs[0].Softmax(), Leaf(3, 7));

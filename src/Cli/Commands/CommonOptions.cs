@@ -3,6 +3,7 @@ using Finetune.Kernels;
 using Finetune.Kernels.Cpu;
 using Finetune.Nn.Optim;
 using Finetune.Nn.Training;
+using Finetune.Nn.Text;
 using Finetune.Peft;
 
 namespace Finetune.Cli.Commands;
@@ -19,13 +20,14 @@ internal sealed class CommonOptions
     public readonly Option<int> BatchSize = new("--batch-size") { Description = "examples per step", DefaultValueFactory = _ => 16 };
     public readonly Option<float?> LearningRate = new("--lr") { Description = "peak learning rate (default: 5e-4 for LoRA and probes, 3e-5 for full)" };
     public readonly Option<int> MaxLength = new("--max-length") { Description = "tokens per review (truncation)", DefaultValueFactory = _ => 256 };
+    public readonly Option<TruncationMode> Truncation = new("--truncation") { Description = "head | headandtail: which tokens of a long review to keep", DefaultValueFactory = _ => TruncationMode.HeadAndTail };
     public readonly Option<int> Threads = new("--threads") { Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
     public readonly Option<ulong> Seed = new("--seed") { Description = "seed of init, data order and dropout", DefaultValueFactory = _ => 42UL };
     public readonly Option<string?> Output = new("--output", "-o") { Description = "directory for the report, loss plot, checkpoints and weights" };
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Method, Rank, Alpha, Targets, FreezeLayers, FreezeEmbeddings, BatchSize, LearningRate, MaxLength, Threads, Seed, Output })
+        foreach (var o in new Option[] { Method, Rank, Alpha, Targets, FreezeLayers, FreezeEmbeddings, BatchSize, LearningRate, MaxLength, Truncation, Threads, Seed, Output })
             command.Options.Add(o);
     }
 

@@ -17,7 +17,8 @@ internal static class EvalCommand
         var split = new Option<string>("--split") { Description = "test | validation", DefaultValueFactory = _ => "test" };
         var examples = new Option<int>("--examples") { Description = "reviews to score", DefaultValueFactory = _ => 2000 };
         var maxLength = new Option<int>("--max-length") { Description = "tokens per review", DefaultValueFactory = _ => 256 };
-        var command = new Command("eval", "Evaluate a fine-tuned model on IMDB reviews") { model, split, examples, maxLength };
+        var truncation = new Option<TruncationMode>("--truncation") { Description = "head | headandtail: which tokens of a long review to keep", DefaultValueFactory = _ => TruncationMode.HeadAndTail };
+        var command = new Command("eval", "Evaluate a fine-tuned model on IMDB reviews") { model, split, examples, maxLength, truncation };
         command.SetAction(r => CliErrors.Run(() =>
         {
             var dir = r.GetValue(model)!;
@@ -34,6 +35,7 @@ internal static class EvalCommand
             reviews = ImdbRun.Take(reviews, r.GetValue(examples), "--examples");
             using var prepared = FineTuning.LoadMiniLm(dir);
             var tokenizer = MiniLm.LoadTokenizer(r.GetValue(maxLength));
+            tokenizer.Truncation = r.GetValue(truncation);
             var clock = Stopwatch.StartNew();
             var result = ImdbRun.Status($"Evaluating on {reviews.Count:N0} {which} reviews with {CpuParallel.Threads} threads", () =>
                 Engine.Evaluate(new BertTextClassifier(prepared.Model), reviews, items => TextClassification.Collate(tokenizer, items), 64));

@@ -11,7 +11,8 @@ namespace Finetune.Cli.Commands;
 /// <summary>The IMDB fine-tuning run shared by demo and train: data, model, Engine.Train, test evaluation.</summary>
 internal static class ImdbRun
 {
-    public sealed record Settings(FineTuneOptions Method, TrainOptions Train, int MaxLength, int TrainExamples, int TestExamples, int ValidationExamples, string? SaveTo);
+    public sealed record Settings(FineTuneOptions Method, TrainOptions Train, int MaxLength, int TrainExamples, int TestExamples, int ValidationExamples, string? SaveTo,
+        TruncationMode Truncation = TruncationMode.HeadAndTail);
 
     public static ResultTable.Row Execute(Settings s)
     {
@@ -20,6 +21,7 @@ internal static class ImdbRun
         var test = Take(split.Test, s.TestExamples, "--test-examples");
         var validation = s.ValidationExamples > 0 ? Take(split.Validation, s.ValidationExamples, "--validation-examples") : null;
         var tokenizer = MiniLm.LoadTokenizer(s.MaxLength);
+        tokenizer.Truncation = s.Truncation;
         using var prepared = Status("Loading all-MiniLM-L6-v2 and preparing " + s.Method.Describe(), () => FineTuning.MiniLm(s.Method));
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(prepared.Report.ToString())}[/]");
         var classifier = new BertTextClassifier(prepared.Model);

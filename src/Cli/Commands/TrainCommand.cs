@@ -40,7 +40,7 @@ internal static class TrainCommand
             };
             var output = r.GetValue(common.Output);
             var row = ImdbRun.Execute(new ImdbRun.Settings(method, train, common.MaxTokens(r), r.GetValue(trainExamples), r.GetValue(testExamples),
-                r.GetValue(validationExamples), output is null ? null : Path.Combine(output, "model")));
+                r.GetValue(validationExamples), output is null ? null : Path.Combine(output, "model"), r.GetValue(common.Truncation)));
             ResultTable.Print("IMDB sentiment, all-MiniLM-L6-v2", new[] { row });
             if (output is not null) AnsiConsole.MarkupLine($"[grey]report, loss plot and weights in {Markup.Escape(output)}[/]");
             return 0;

@@ -47,10 +47,7 @@ public sealed class Linear : Layer
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (input.Rank == 0 || input.Size(-1) != InFeatures)
-            throw new ArgumentException($"linear: input {input.Describe()} must end in {InFeatures} features (weight [{OutFeatures}, {InFeatures}])");
-        var y = input.Matmul(Weight.Value.T);
-        return Bias is null ? y : y + Bias.Value;
+        return Tensor.Linear(input, Weight.Value, Bias?.Value);
     }
 
     public override string ToString() => $"Linear(in={InFeatures}, out={OutFeatures}, bias={Bias is not null})";

@@ -41,6 +41,12 @@ public sealed class BertTokenizerAdapter
 
     public int SepId => _tokenizer.SeparatorTokenId;
 
+    /// <summary>
+    /// How a text longer than the maximum is cut: keep its head, or its first quarter and its end (head+tail,
+    /// which Sun et al. 2019 found best for long-review classification, where the verdict often comes last).
+    /// </summary>
+    public TruncationMode Truncation { get; set; } = TruncationMode.Head;
+
     /// <summary>[CLS] wordpieces [SEP], truncated to <paramref name="maxLength"/> (default <see cref="MaxLength"/>).</summary>
     public int[] Encode(string text, int? maxLength = null)
     {
@@ -49,9 +55,11 @@ public sealed class BertTokenizerAdapter
         if (max < 2) throw new ArgumentOutOfRangeException(nameof(maxLength), max, "tokenizer: max length must leave room for [CLS] and [SEP]");
         var pieces = _tokenizer.EncodeToIds(text, addSpecialTokens: false, considerPreTokenization: true, considerNormalization: true);
         int n = Math.Min(pieces.Count, max - 2);
+        int head = Truncation == TruncationMode.HeadAndTail && pieces.Count > n ? n / 4 : n;
         var ids = new int[n + 2];
         ids[0] = ClsId;
-        for (int i = 0; i < n; i++) ids[i + 1] = pieces[i];
+        for (int i = 0; i < head; i++) ids[i + 1] = pieces[i];
+        for (int i = head; i < n; i++) ids[i + 1] = pieces[pieces.Count - n + i];
         ids[n + 1] = SepId;
         return ids;
     }
@@ -93,4 +101,13 @@ public sealed record EncodedBatch(int BatchSize, int SequenceLength, int[] Input
 
     /// <summary>int32 zeros [batch, seq] (single-segment input).</summary>
     public Tensor TokenTypeIdsTensor(Device? device = null) => Tensor.FromArray(TokenTypeIds, new[] { BatchSize, SequenceLength }, device);
+}
+
+public enum TruncationMode
+{
+    /// <summary>Keep the first tokens.</summary>
+    Head,
+
+    /// <summary>Keep the first quarter of the budget from the start and the rest from the end.</summary>
+    HeadAndTail,
 }
