@@ -56,12 +56,10 @@ internal sealed class CommonOptions
 
     public void ApplyThreads(ParseResult r) => CpuParallel.Threads = Positive(r.GetValue(Threads), "--threads");
 
-    public int MaxTokens(ParseResult r)
-    {
-        int n = r.GetValue(MaxLength);
-        if (n < 8 || n > 512) throw new ArgumentOutOfRangeException("--max-length", n, $"--max-length must be between 8 and 512 (MiniLM's position table), got {n}");
-        return n;
-    }
+    public int MaxTokens(ParseResult r) => ValidMaxLength(r.GetValue(MaxLength));
+
+    public static int ValidMaxLength(int n) =>
+        n is >= 8 and <= 512 ? n : throw new ArgumentOutOfRangeException("--max-length", n, $"--max-length must be between 8 and 512 (MiniLM's position table), got {n}");
 
     public static int Positive(int value, string name) =>
         value >= 1 ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be at least 1, got {value}");

@@ -11,7 +11,7 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var steps = new Option<int>("--steps") { Description = "optimizer steps", DefaultValueFactory = _ => 150 };
+        var steps = new Option<int>("--steps") { Description = "optimizer steps", DefaultValueFactory = _ => 250 };
         var batch = new Option<int>("--batch-size") { Description = "reviews per step", DefaultValueFactory = _ => 16 };
         var maxLength = new Option<int>("--max-length") { Description = "tokens per review", DefaultValueFactory = _ => 128 };
         var test = new Option<int>("--test-examples") { Description = "held-out test reviews to score", DefaultValueFactory = _ => 2000 };
@@ -25,8 +25,7 @@ internal static class DemoCommand
         {
             var clock = Stopwatch.StartNew();
             var fineTune = new FineTuneOptions { Method = r.GetValue(method) };
-            int maxTokens = r.GetValue(maxLength);
-            if (maxTokens < 8 || maxTokens > 512) throw new ArgumentOutOfRangeException("--max-length", maxTokens, $"--max-length must be between 8 and 512, got {maxTokens}");
+            int maxTokens = CommonOptions.ValidMaxLength(r.GetValue(maxLength));
             var settings = new ImdbRun.Settings(
                 fineTune,
                 new Nn.Training.TrainOptions
