@@ -10,7 +10,7 @@ namespace Finetune.Cli.Commands;
 /// <summary>The options train and demo share, and how they become engine settings.</summary>
 internal sealed class CommonOptions
 {
-    public readonly Option<FineTuneMethod> Method = new("--method") { Description = "full | lora | linearprobe", DefaultValueFactory = _ => FineTuneMethod.Lora };
+    public readonly Option<string> Method = new("--method") { Description = MethodHelp, DefaultValueFactory = _ => "lora" };
     public readonly Option<int> Rank = new("--rank") { Description = "LoRA rank", DefaultValueFactory = _ => 8 };
     public readonly Option<float> Alpha = new("--alpha") { Description = "LoRA alpha (scale = alpha / rank)", DefaultValueFactory = _ => 16f };
     public readonly Option<string> Targets = new("--targets") { Description = "LoRA target projections, comma separated (query,key,value,attention.output.dense,intermediate.dense,output.dense)", DefaultValueFactory = _ => "query,value" };
@@ -23,6 +23,9 @@ internal sealed class CommonOptions
     public readonly Option<ulong> Seed = new("--seed") { Description = "seed of init, data order and dropout", DefaultValueFactory = _ => 42UL };
     public readonly Option<string?> Output = new("--output", "-o") { Description = "directory for the report, loss plot, checkpoints and weights" };
 
+    /// <summary>The registry's presets, for --method help.</summary>
+    public static string MethodHelp => "one of: " + string.Join(", ", PeftRegistry.Presets.Select(p => p.Name));
+
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Method, Rank, Alpha, Targets, FreezeLayers, FreezeEmbeddings, BatchSize, LearningRate, MaxLength, Threads, Seed, Output })
@@ -31,11 +34,11 @@ internal sealed class CommonOptions
 
     public FineTuneOptions FineTune(ParseResult r) => new()
     {
-        Method = r.GetValue(Method),
+        Method = PeftRegistry.Preset(r.GetValue(Method)!).Name,
         Rank = Positive(r.GetValue(Rank), "--rank"),
         Alpha = r.GetValue(Alpha),
         Targets = r.GetValue(Targets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-        FreezeLayers = r.GetValue(FreezeLayers),
+        FreezeLayers = r.GetValue(FreezeLayers) is var n and > 0 ? n : null,
         FreezeEmbeddings = r.GetValue(FreezeEmbeddings),
         Seed = r.GetValue(Seed),
     };
@@ -43,7 +46,7 @@ internal sealed class CommonOptions
     public TrainOptions Train(ParseResult r, FineTuneOptions method) => new()
     {
         BatchSize = Positive(r.GetValue(BatchSize), "--batch-size"),
-        LearningRate = r.GetValue(LearningRate) ?? (method.Method == FineTuneMethod.Full ? 3e-5f : 5e-4f),
+        LearningRate = r.GetValue(LearningRate) ?? method.Preset.LearningRate(ModelFamily.Bert),
         WeightDecay = 0.01f,
         WarmupRatio = 0.06f,
         Decay = DecayKind.Linear,
