@@ -12,6 +12,8 @@ public static class Program
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());
+        root.Subcommands.Add(PretrainVitCommand.Create());
+        root.Subcommands.Add(CompareCommand.Create());
         return root.Parse(args).Invoke();
     }
 }

@@ -32,6 +32,7 @@ public sealed record FineTuneOptions
     public int Labels { get; init; } = 2;
     public ulong Seed { get; init; } = 42;
 
+    [JsonIgnore]
     public PeftPreset Preset => PeftRegistry.Preset(Method);
 
     /// <summary>The preset's config for <paramref name="family"/> with this run's overrides.</summary>

@@ -341,4 +341,43 @@ public class PeftMethodTests
         }
         foreach (var (name, before) in frozen) Assert.That(model.GetParameter(name).Value.ToArray(), Is.EqualTo(before), name);
     }
+
+    [Test]
+    public void A_saved_run_rebuilds_the_same_classifier()
+    {
+        var dir = Directory.CreateTempSubdirectory("finetune-run-").FullName;
+        try
+        {
+            using var pretrained = new VitModel(Vit, new Generator(8));
+            var weights = pretrained.StateDict();
+            VitModel Copy()
+            {
+                var m = new VitModel(Vit, new Generator(0));
+                m.LoadStateDict(weights);
+                return m;
+            }
+            var options = new FineTuneOptions { Method = "prefix", VirtualTokens = 2, Labels = 4, Seed = 3 };
+            float[] expected;
+            using (var a = FineTuning.PrepareVit(Copy(), options))
+            {
+                a.Model.Eval();
+                Perturb(a.Model);
+                FineTuning.Save(a, dir);
+                using var scope = TensorScope.Begin();
+                expected = ((VitForImageClassification)a.Model).Forward(Pixels(4)).ToArray();
+            }
+            var read = FineTuning.ReadOptions(dir);
+            Assert.That(read.Method, Is.EqualTo("prefix"));
+            Assert.That(read.VirtualTokens, Is.EqualTo(2));
+            using var b = FineTuning.PrepareVit(Copy(), read);
+            b.Model.Eval();
+            b.Peft.LoadAdapter(Path.Combine(dir, FineTuning.AdapterDirectory));
+            using (TensorScope.Begin()) Assert.That(((VitForImageClassification)b.Model).Forward(Pixels(4)).ToArray(), Is.EqualTo(expected));
+            Assert.That(Assert.Throws<ArgumentException>(() => new FineTuneOptions { Method = "vpt-deep" }.ToConfig(ModelFamily.Bert, 2))!.Message, Does.Contain("vpt-deep"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
