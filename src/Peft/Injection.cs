@@ -91,9 +91,13 @@ public sealed class Injection
         Active = true;
     }
 
-    /// <summary>The added modules' parameters that the live model no longer holds (for disposal of a deleted adapter).</summary>
+    /// <summary>The parameters of the modules this adapter added (none of them belong to the base model).</summary>
     internal IEnumerable<Parameter> AddedParameters() =>
-        _edits.SelectMany(e => e.Added.Parameters()).Where(p => !_base.Contains(p)).Distinct(ReferenceEqualityComparer.Instance).Cast<Parameter>();
+        _edits.SelectMany(e => e.Added.Parameters()).Where(p => !_base.Contains(p)).Distinct<Parameter>(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Every parameter this adapter's edits hold, added or replaced.</summary>
+    internal IEnumerable<Parameter> HeldParameters() =>
+        _edits.SelectMany(e => e.Original is null ? e.Added.Parameters() : e.Added.Parameters().Concat(e.Original.Parameters()));
 
     private static (string Parent, string Name) Split(string path)
     {

@@ -66,21 +66,21 @@ public static class MethodComparison
         var plot = new ScottPlot.Plot();
         var bars = results.Select((r, i) => new ScottPlot.Bar
         {
-            Position = i,
+            Position = results.Count - 1 - i,
             Value = 100.0 * r.Accuracy,
             Label = FormattableString.Invariant($"{100.0 * r.Accuracy:F1}% ({r.TrainablePercent:0.###}% trained)"),
         }).ToList();
         var series = plot.Add.Bars(bars);
         series.Horizontal = true;
         series.ValueLabelStyle.FontSize = 11;
+        // The first method is drawn on top, as in the printed table.
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
-            results.Select((_, i) => (double)i).ToArray(), results.Select(r => r.Method).ToArray());
-        plot.Axes.SetLimitsX(0, 115);
-        plot.Axes.Margins(left: 0);
-        plot.Title(title);
+            results.Select((_, i) => (double)(results.Count - 1 - i)).ToArray(), results.Select(r => r.Method).ToArray());
+        plot.Title(title.Replace(": ", ":\n", StringComparison.Ordinal));
+        plot.Axes.SetLimits(0, 130, -0.7, results.Count - 0.3);
         plot.XLabel("test accuracy (%)");
         var tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp.png");
-        plot.SavePng(tmp, 1000, 80 + 40 * Math.Max(3, results.Count));
+        plot.SavePng(tmp, 1000, 140 + 40 * results.Count);
         File.Move(tmp, path, overwrite: true);
     }
 }

@@ -197,12 +197,12 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
         }
     }
 
-    /// <summary>Frees the weights of the adapters that are not in the model (the model's owner disposes the rest).</summary>
+    /// <summary>Frees the weights the adapters hold outside the model: inactive adapters and replaced modules (the model's owner disposes the rest).</summary>
     public void Dispose()
     {
-        foreach (var (name, injection) in _adapters)
-            if (name != ActiveAdapter)
-                foreach (var p in injection.AddedParameters()) p.Dispose();
+        var live = new HashSet<Parameter>(Model.Parameters(), ReferenceEqualityComparer.Instance);
+        var held = _adapters.Values.SelectMany(a => a.HeldParameters()).Where(p => !live.Contains(p)).Distinct<Parameter>(ReferenceEqualityComparer.Instance);
+        foreach (var p in held) p.Dispose();
     }
 
     private void CheckUnmerged()

@@ -83,9 +83,11 @@ public sealed class PromptTuningMethod : PeftMethod<PromptTuningConfig>
             {
                 if (config.Init == PromptInit.Vocabulary)
                 {
-                    var ids = config.InitTokenIds.Count > 0
-                        ? Enumerable.Range(0, n).Select(i => config.InitTokenIds[i % config.InitTokenIds.Count]).ToArray()
-                        : Enumerable.Range(0, n).Select(i => (int)(Tensor.Uniform(new[] { 1 }, 0f, 1f, injection.Generator).Item() * (emb.Config.VocabSize - 1))).ToArray();
+                    int[] ids;
+                    if (config.InitTokenIds.Count > 0) ids = Enumerable.Range(0, n).Select(i => config.InitTokenIds[i % config.InitTokenIds.Count]).ToArray();
+                    else
+                        using (var draws = Tensor.Uniform(new[] { n }, 0f, 1f, injection.Generator))
+                            ids = draws.ToArray().Select(u => Math.Min(emb.Config.VocabSize - 1, (int)(u * emb.Config.VocabSize))).ToArray();
                     if (ids.FirstOrDefault(i => i >= emb.Config.VocabSize, -1) is var bad && bad >= 0)
                         throw new ArgumentException($"prompt tuning: field 'init_token_ids' holds {bad}, outside the vocabulary of {emb.Config.VocabSize}");
                     using var idTensor = Tensor.FromArray(ids, new[] { n }, emb.WordEmbeddings.Weight.Device);
