@@ -380,4 +380,26 @@ public class PeftMethodTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [TestCase("lora")]
+    [TestCase("vpt-deep")]
+    [TestCase("prefix-mlp")]
+    [TestCase("ia3")]
+    [TestCase("parallel")]
+    public void Engine_training_with_weight_decay_leaves_frozen_weights_bit_identical(string method)
+    {
+        using var model = new VitForImageClassification(Vit, Labels, new Generator(3));
+        using var peft = PeftApi.Apply(model, PeftRegistry.Preset(method).Create(ModelFamily.Vit, L));
+        var frozen = model.NamedParameters().Where(p => !p.Value.Trainable).ToDictionary(p => p.Key, p => p.Value.Value.ToArray());
+        var trainable = model.NamedParameters().Where(p => p.Value.Trainable).ToDictionary(p => p.Key, p => p.Value.Value.ToArray());
+        var images = Enumerable.Range(0, 12).ToList();
+        var data = new Finetune.Nn.Training.ClassificationData<int>(images, null, items => new Finetune.Nn.Training.Batch(
+            new Dictionary<string, Tensor> { ["pixel_values"] = Pixels(items[0], items.Count) },
+            Tensor.FromArray(items.Select(i => i % Labels).ToArray(), items.Count)));
+        var report = Engine.Train(new Finetune.Nn.Data.VitImageClassifier(model), data,
+            new Finetune.Nn.Training.TrainOptions { MaxSteps = 3, BatchSize = 4, LearningRate = 1e-2f, WeightDecay = 0.1f, ShowProgress = false });
+        Assert.That(report.TrainableParameters, Is.EqualTo(peft.TrainableReport().Trainable));
+        foreach (var (name, before) in frozen) Assert.That(model.GetParameter(name).Value.ToArray(), Is.EqualTo(before), name);
+        Assert.That(trainable.All(kv => !model.GetParameter(kv.Key).Value.ToArray().SequenceEqual(kv.Value)), "every trainable tensor moves");
+    }
 }

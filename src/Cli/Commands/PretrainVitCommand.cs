@@ -14,7 +14,7 @@ internal static class PretrainVitCommand
 {
     public static Command Create()
     {
-        var steps = new Option<int>("--steps") { Description = "optimizer steps", DefaultValueFactory = _ => 1500 };
+        var steps = new Option<int>("--steps") { Description = "optimizer steps", DefaultValueFactory = _ => 1000 };
         var batch = new Option<int>("--batch-size") { Description = "images per step", DefaultValueFactory = _ => 64 };
         var lr = new Option<float>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => 2e-3f };
         var trainExamples = new Option<int>("--train-examples") { Description = "training images (of the five classes' 30,000)", DefaultValueFactory = _ => 30_000 };
