@@ -44,7 +44,8 @@ public sealed record FineTuneOptions
         PeftConfig config = preset.Create(family, layers) switch
         {
             LoraConfig c => c with { Rank = Rank ?? c.Rank, Alpha = Alpha ?? c.Alpha, Dropout = LoraDropout ?? c.Dropout, TargetModules = Targets ?? c.TargetModules },
-            FullFineTuningConfig c => c with { FreezeLayers = FreezeLayers ?? c.FreezeLayers, FreezeEmbeddings = FreezeEmbeddings || c.FreezeEmbeddings },
+            // Freezing lower layers also freezes the embeddings below them, as BertModel.FreezeLowerLayers does.
+            FullFineTuningConfig c => c with { FreezeLayers = FreezeLayers ?? c.FreezeLayers, FreezeEmbeddings = FreezeEmbeddings || FreezeLayers > 0 || c.FreezeEmbeddings },
             PromptTuningConfig c => c with { NumVirtualTokens = VirtualTokens ?? c.NumVirtualTokens },
             PrefixTuningConfig c => c with { NumVirtualTokens = VirtualTokens ?? c.NumVirtualTokens },
             BottleneckConfig c => c with { ReductionFactor = ReductionFactor ?? c.ReductionFactor },

@@ -39,11 +39,18 @@ public static class MethodComparison
             var eval = Engine.Evaluate(prepared.Classifier, test, data.Collate, train.EvalBatchSize, report.Steps);
             var counts = prepared.Report;
             var result = new MethodResult(preset.Name, preset.Summary, counts.Trainable, counts.Total, counts.Percent, eval.Accuracy, eval.Loss,
-                eval.Examples, report.Steps, lr, report.Seconds / Math.Max(1, report.Steps), report.PeakMemoryBytes);
+                eval.Examples, report.Steps, lr, MedianStepSeconds(report, train.BatchSize * train.GradientAccumulation), report.PeakMemoryBytes);
             results.Add(result);
             onResult?.Invoke(result);
         }
         return results;
+    }
+
+    /// <summary>The median step time: the first steps pay for JIT compilation, which would penalise whichever method runs first.</summary>
+    private static double MedianStepSeconds(TrainingReport report, int examplesPerStep)
+    {
+        var seconds = report.Losses.Select(l => examplesPerStep / l.ExamplesPerSecond).Order().ToList();
+        return seconds.Count == 0 ? 0 : seconds[seconds.Count / 2];
     }
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
