@@ -28,6 +28,9 @@ public sealed record FineTuneOptions
     public bool FreezeEmbeddings { get; init; }
     public int? VirtualTokens { get; init; }
     public int? ReductionFactor { get; init; }
+
+    /// <summary>Prompt tuning on BERT: start the virtual tokens from the word embeddings of this text (PEFT's TEXT init).</summary>
+    public string? PromptInitText { get; init; }
     public PoolingMode Pooling { get; init; } = PoolingMode.Mean;
     public int Labels { get; init; } = 2;
     public ulong Seed { get; init; } = 42;
@@ -99,12 +102,21 @@ public static class FineTuning
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
 
     /// <summary>all-MiniLM-L6-v2 with a new head, adapted by <paramref name="options"/>.</summary>
-    public static PreparedClassifier MiniLm(FineTuneOptions options) => Prepare(Nn.IO.MiniLm.LoadModel(), options);
+    public static PreparedClassifier MiniLm(FineTuneOptions options) =>
+        Prepare(Nn.IO.MiniLm.LoadModel(), options, options.PromptInitText is null ? null : Nn.IO.MiniLm.LoadTokenizer());
 
-    public static PreparedClassifier Prepare(BertModel encoder, FineTuneOptions options)
+    /// <param name="tokenizer">Needed only to turn <see cref="FineTuneOptions.PromptInitText"/> into token ids.</param>
+    public static PreparedClassifier Prepare(BertModel encoder, FineTuneOptions options, BertTokenizerAdapter? tokenizer = null)
     {
         if (options.Labels < 2) throw new ArgumentOutOfRangeException(nameof(options), options.Labels, "fine-tuning: a classifier needs at least 2 labels");
         var config = options.ToConfig(ModelFamily.Bert, encoder.Config.NumLayers);
+        if (config is PromptTuningConfig prompt && options.PromptInitText is { } text)
+        {
+            if (tokenizer is null) throw new ArgumentException("fine-tuning: a prompt init text needs the encoder's tokenizer");
+            var ids = tokenizer.Encode(text).Where(id => id != tokenizer.ClsId && id != tokenizer.SepId && id != tokenizer.PadId).ToArray();
+            if (ids.Length == 0) throw new ArgumentException($"fine-tuning: the prompt init text '{text}' has no tokens");
+            config = prompt with { Init = PromptInit.Vocabulary, InitTokenIds = ids };
+        }
         var model = new BertForSequenceClassification(encoder, options.Labels, options.Pooling, new Generator(options.Seed));
         return new PreparedClassifier(model, new BertTextClassifier(model), Peft.Apply<Module>(model, config), options);
     }

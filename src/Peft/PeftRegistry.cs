@@ -107,9 +107,9 @@ public static class PeftRegistry
         new("vpt-deep", "VPT-deep: 10 learned tokens in every layer", (_, _) => new PromptTuningConfig { NumVirtualTokens = 10, Deep = true, ModulesToSave = Head }, 1e-2f, 1e-2f, new[] { ModelFamily.Vit }),
         new("prefix", "prefix tuning (P-tuning v2): 10 key/value prefixes per layer", (_, _) => new PrefixTuningConfig { NumVirtualTokens = 10, ModulesToSave = Head }, 1e-2f, 1e-2f, Both),
         new("prefix-mlp", "prefix tuning with the reparameterisation MLP", (_, _) => new PrefixTuningConfig { NumVirtualTokens = 10, Projection = true, ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
-        new("houlsby", "Houlsby adapters after attention and FFN, reduction 16", (f, _) => new BottleneckConfig { Variant = BottleneckVariant.Houlsby, ReductionFactor = f == ModelFamily.Bert ? 16 : 4, ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
-        new("pfeiffer", "Pfeiffer adapter after the FFN, reduction 16", (f, _) => new BottleneckConfig { Variant = BottleneckVariant.Pfeiffer, ReductionFactor = f == ModelFamily.Bert ? 16 : 4, ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
-        new("parallel", "parallel adapter beside the FFN, reduction 16, scale 4", (f, _) => new BottleneckConfig { Variant = BottleneckVariant.Parallel, ReductionFactor = f == ModelFamily.Bert ? 16 : 4, Scaling = 4f, ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
+        new("houlsby", "Houlsby adapters after attention and FFN, reduction 16 (ViT: 4)", (f, _) => new BottleneckConfig { Variant = BottleneckVariant.Houlsby, ReductionFactor = f == ModelFamily.Bert ? 16 : 4, ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
+        new("pfeiffer", "Pfeiffer adapter after the FFN, reduction 16 (ViT: 4)", (f, _) => new BottleneckConfig { Variant = BottleneckVariant.Pfeiffer, ReductionFactor = f == ModelFamily.Bert ? 16 : 4, ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
+        new("parallel", "parallel adapter beside the FFN, reduction 16 (ViT: 4), scale 4", (f, _) => new BottleneckConfig { Variant = BottleneckVariant.Parallel, ReductionFactor = f == ModelFamily.Bert ? 16 : 4, Scaling = 4f, ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
     };
 
     public static IPeftMethod ForConfig(PeftConfig config) =>

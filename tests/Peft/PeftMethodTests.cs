@@ -402,4 +402,18 @@ public class PeftMethodTests
         foreach (var (name, before) in frozen) Assert.That(model.GetParameter(name).Value.ToArray(), Is.EqualTo(before), name);
         Assert.That(trainable.All(kv => !model.GetParameter(kv.Key).Value.ToArray().SequenceEqual(kv.Value)), "every trainable tensor moves");
     }
+
+    [Test]
+    public void Prompt_init_text_starts_the_virtual_tokens_at_its_word_embeddings()
+    {
+        var tokenizer = Finetune.Nn.IO.MiniLm.LoadTokenizer();
+        var words = tokenizer.Encode("positive or negative").Where(id => id != tokenizer.ClsId && id != tokenizer.SepId).ToArray();
+        using var encoder = new BertModel(Bert with { VocabSize = 30522 }, new Generator(2));
+        var table = encoder.Embeddings.WordEmbeddings.Weight.Value.ToArray();
+        using var prepared = FineTuning.Prepare(encoder, new FineTuneOptions { Method = "prompt", VirtualTokens = 4, PromptInitText = "positive or negative" }, tokenizer);
+        var prompt = prepared.Model.NamedParameters().Single(p => p.Key == "bert.embeddings.prompt.weight").Value.Value.ToArray();
+        Assert.That(words, Has.Length.EqualTo(3));
+        for (int i = 0; i < 4; i++)
+            Assert.That(prompt.AsSpan(i * H, H).ToArray(), Is.EqualTo(table.AsSpan(words[i % 3] * H, H).ToArray()), $"virtual token {i}");
+    }
 }

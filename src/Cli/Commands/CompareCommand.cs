@@ -14,6 +14,9 @@ namespace Finetune.Cli.Commands;
 /// <summary>Every PEFT method with the same step budget on one model; one table, compare.json and compare.png.</summary>
 internal static class CompareCommand
 {
+    /// <summary>Words that start BERT prompt tuning near the task (cycled to fill the virtual tokens).</summary>
+    public const string ImdbPrompt = "is this movie review positive or negative ?";
+
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "minilm (IMDB sentiment) | vit (Fashion-MNIST classes 5-9 on the cached ViT)", Required = true };
@@ -80,7 +83,8 @@ internal static class CompareCommand
                 var tokenizer = MiniLm.LoadTokenizer(maxTokens);
                 title = $"IMDB sentiment on all-MiniLM-L6-v2: {train.MaxSteps} steps × {train.BatchSize} reviews, max {maxTokens} tokens";
                 AnsiConsole.MarkupLine($"[bold]finetune compare[/]: {Markup.Escape(title)}, {names.Count} methods, {CpuParallel.Threads} threads");
-                results = MethodComparison.Run(names, family, FineTuning.MiniLm, TextClassification.Data(tokenizer, reviews, null), test, train, runSeed, Progress);
+                results = MethodComparison.Run(names, family, o => FineTuning.MiniLm(o with { PromptInitText = ImdbPrompt }),
+                    TextClassification.Data(tokenizer, reviews, null), test, train, runSeed, Progress);
             }
             var outDir = r.GetValue(output) ?? $"compare-{which}";
             MethodComparison.Write(outDir, title, results);
