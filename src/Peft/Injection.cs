@@ -79,6 +79,14 @@ public sealed class Injection
         Active = false;
     }
 
+    /// <summary>Undoes a failed injection: edits reverted, base parameters frozen again.</summary>
+    internal void Rollback()
+    {
+        foreach (var p in _inPlace) p.Freeze();
+        _inPlace.Clear();
+        Deactivate();
+    }
+
     internal void Activate()
     {
         if (Active) return;

@@ -61,13 +61,24 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
         var method = PeftRegistry.ForConfig(config);
         if (_adapters.Values.Any(a => !a.Switchable))
             throw new InvalidOperationException($"peft: adapter '{_adapters.First(a => !a.Value.Switchable).Key}' trains base parameters in place, so no other adapter can share the model");
-        if (ActiveAdapter is not null) Active.Deactivate();
+        var previous = ActiveAdapter;
+        if (previous is not null) Active.Deactivate();
         ActiveAdapter = null;
         var injection = new Injection(Model, config);
-        method.Inject(config, injection);
-        SaveModules(config, injection);
-        if (_adapters.Count > 0 && !injection.Switchable)
-            throw new InvalidOperationException($"peft: a {config.PeftType} adapter trains base parameters in place, so it must be the only adapter on a model");
+        try
+        {
+            method.Inject(config, injection);
+            SaveModules(config, injection);
+            if (_adapters.Count > 0 && !injection.Switchable)
+                throw new InvalidOperationException($"peft: a {config.PeftType} adapter trains base parameters in place, so it must be the only adapter on a model");
+        }
+        catch
+        {
+            // A config that does not fit leaves the model as it was.
+            injection.Rollback();
+            if (previous is not null) SetAdapter(previous);
+            throw;
+        }
         _adapters[name] = injection;
         ActiveAdapter = name;
         return this;

@@ -210,8 +210,13 @@ public class PeftMethodTests
         peft.Unmerge();
         peft.DeleteAdapter("topic");
         Assert.That(peft.Adapters, Is.EqualTo(new[] { "sentiment" }));
+        var names = model.NamedParameters().Select(p => p.Key).ToList();
         var e = Assert.Throws<InvalidOperationException>(() => peft.AddAdapter("biases", new BitFitConfig()))!;
         Assert.That(e.Message, Does.Contain("in place"));
+        Assert.Throws<ArgumentException>(() => peft.AddAdapter("bad", new LoraConfig { ModulesToSave = new[] { "no_such_head" } }));
+        Assert.That(model.NamedParameters().Select(p => p.Key), Is.EqualTo(names), "a failed injection leaves the model as it was");
+        Assert.That(model.NamedParameters().Where(p => p.Value.Trainable).Select(p => p.Key), Has.All.Contains("lora_").Or.StartsWith("classifier"));
+        Assert.That(peft.ActiveAdapter, Is.EqualTo("sentiment"));
     }
 
     [Test]
