@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Finetune.Kernels.Cpu;
 using Finetune.Nn.IO;
 using Finetune.Nn.Optim;
+using Finetune.Nn.Training;
 using Finetune.Peft;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -28,8 +29,8 @@ public static class StepTable
         void Keep(Dictionary<string, double> d, string k, double v) => d[k] = d.TryGetValue(k, out var old) ? Math.Min(old, v) : v;
         for (int round = 0; round < rounds; round++)
         {
-            Keep(ours, "lora_step_s", EngineStep(FineTuneMethod.Lora, ids, batch, seq, reps));
-            Keep(ours, "full_step_s", EngineStep(FineTuneMethod.Full, ids, batch, seq, reps));
+            Keep(ours, "lora_step_s", EngineStep("lora", ids, batch, seq, reps));
+            Keep(ours, "full_step_s", EngineStep("full", ids, batch, seq, reps));
             Keep(ours, "forward_s", EngineForward(ids, batch, seq, reps));
             Keep(peer, "ort_forward_s", OrtForward(ids, batch, seq, reps, threads));
             var torch = TorchPeer(batch, seq, reps, threads);
@@ -72,7 +73,7 @@ public static class StepTable
         return times[times.Count / 2];
     }
 
-    private static double EngineStep(FineTuneMethod method, int[] ids, int batch, int seq, int reps)
+    private static double EngineStep(string method, int[] ids, int batch, int seq, int reps)
     {
         using var prepared = FineTuning.MiniLm(new FineTuneOptions { Method = method });
         var model = prepared.Model;
@@ -84,7 +85,8 @@ public static class StepTable
         return Median(reps, () =>
         {
             using var scope = TensorScope.Begin();
-            var logits = model.Forward(Tensor.FromArray(ids, batch, seq), Tensor.FromArray(mask, batch, seq));
+            var inputs = new Dictionary<string, Tensor> { ["input_ids"] = Tensor.FromArray(ids, batch, seq), ["attention_mask"] = Tensor.FromArray(mask, batch, seq) };
+            var logits = prepared.Classifier.Logits(new Batch(inputs, Tensor.FromArray(labels, batch)));
             logits.CrossEntropy(Tensor.FromArray(labels, batch)).Backward();
             optimizer.Step();
             optimizer.ZeroGrad();

@@ -62,6 +62,26 @@ public abstract class Module : IDisposable
 
     public IEnumerable<KeyValuePair<string, Module>> NamedChildren() => _children;
 
+    /// <summary>Adds <paramref name="module"/> as a new child; injections use it to plug a hook (prompt, prefix, adapter) into a model.</summary>
+    public T AddChild<T>(string name, T module) where T : Module => RegisterModule(name, module);
+
+    /// <summary>Removes the child <paramref name="name"/> and returns it (not disposed).</summary>
+    public Module RemoveChild(string name)
+    {
+        int i = IndexOf(_children, name);
+        if (i < 0) throw new KeyNotFoundException($"{GetType().Name}: no child module '{name}' to remove");
+        var old = _children[i].Value;
+        _children.RemoveAt(i);
+        return old;
+    }
+
+    /// <summary>The child <paramref name="name"/> when there is one and it is a <typeparamref name="T"/>, else null (optional hooks).</summary>
+    public T? FindChild<T>(string name) where T : class
+    {
+        int i = IndexOf(_children, name);
+        return i < 0 ? null : _children[i].Value as T;
+    }
+
     /// <summary>This module (with the empty name) and every descendant, depth first, with dotted paths.</summary>
     public IEnumerable<KeyValuePair<string, Module>> NamedModules(string prefix = "")
     {

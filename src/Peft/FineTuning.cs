@@ -1,150 +1,173 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Finetune.Nn;
+using Finetune.Nn.Data;
 using Finetune.Nn.IO;
+using Finetune.Nn.Text;
+using Finetune.Nn.Training;
+using Finetune.Peft.Adapters;
+using Finetune.Peft.Full;
 using Finetune.Peft.Lora;
+using Finetune.Peft.Prefix;
+using Finetune.Peft.Prompts;
 
 namespace Finetune.Peft;
 
-/// <summary>How a pretrained encoder is adapted.</summary>
-public enum FineTuneMethod
-{
-    /// <summary>Every weight trains (optionally with the embeddings and lower layers frozen).</summary>
-    Full,
-
-    /// <summary>Low-rank updates on chosen projections; the encoder is frozen.</summary>
-    Lora,
-
-    /// <summary>Only the new head trains (the frozen-encoder baseline).</summary>
-    LinearProbe,
-}
-
-/// <summary>A method and its settings; serialised beside saved weights so a run can be rebuilt.</summary>
+/// <summary>
+/// A registry preset by name and the settings a command line may override; serialised beside saved weights so a run
+/// can be rebuilt. Null settings keep the preset's values.
+/// </summary>
 public sealed record FineTuneOptions
 {
-    public FineTuneMethod Method { get; init; } = FineTuneMethod.Lora;
-    public int Rank { get; init; } = 8;
-    public float Alpha { get; init; } = 16f;
-    public float LoraDropout { get; init; } = 0.1f;
-    public IReadOnlyList<string> Targets { get; init; } = new[] { "query", "value" };
-    public int FreezeLayers { get; init; }
+    /// <summary>A <see cref="PeftRegistry.Presets"/> name: full, lora, linear-probe, prefix, houlsby, ...</summary>
+    public string Method { get; init; } = "lora";
+    public int? Rank { get; init; }
+    public float? Alpha { get; init; }
+    public float? LoraDropout { get; init; }
+    public IReadOnlyList<string>? Targets { get; init; }
+    public int? FreezeLayers { get; init; }
     public bool FreezeEmbeddings { get; init; }
+    public int? VirtualTokens { get; init; }
+    public int? ReductionFactor { get; init; }
+
+    /// <summary>Prompt tuning on BERT: start the virtual tokens from the word embeddings of this text (PEFT's TEXT init).</summary>
+    public string? PromptInitText { get; init; }
     public PoolingMode Pooling { get; init; } = PoolingMode.Mean;
     public int Labels { get; init; } = 2;
     public ulong Seed { get; init; } = 42;
 
-    public string Describe() => Method switch
+    [JsonIgnore]
+    public PeftPreset Preset => PeftRegistry.Preset(Method);
+
+    /// <summary>The preset's config for <paramref name="family"/> with this run's overrides.</summary>
+    public PeftConfig ToConfig(ModelFamily family, int layers)
     {
-        FineTuneMethod.Lora => $"LoRA r={Rank} α={Alpha:0.##} on {string.Join(",", Targets)} + head",
-        FineTuneMethod.Full when FreezeLayers > 0 || FreezeEmbeddings => $"full (embeddings and {FreezeLayers} lower layers frozen)",
-        FineTuneMethod.Full => "full fine-tuning",
-        _ => "linear probe (frozen encoder)",
-    };
+        var preset = Preset;
+        if (!preset.Families.Contains(family))
+            throw new ArgumentException($"--method {preset.Name} does not apply to {family} models (it applies to {string.Join(", ", preset.Families)})");
+        PeftConfig config = preset.Create(family, layers) switch
+        {
+            LoraConfig c => c with { Rank = Rank ?? c.Rank, Alpha = Alpha ?? c.Alpha, Dropout = LoraDropout ?? c.Dropout, TargetModules = Targets ?? c.TargetModules },
+            // Freezing lower layers also freezes the embeddings below them, as BertModel.FreezeLowerLayers does.
+            FullFineTuningConfig c => c with { FreezeLayers = FreezeLayers ?? c.FreezeLayers, FreezeEmbeddings = FreezeEmbeddings || FreezeLayers > 0 || c.FreezeEmbeddings },
+            PromptTuningConfig c => c with { NumVirtualTokens = VirtualTokens ?? c.NumVirtualTokens },
+            PrefixTuningConfig c => c with { NumVirtualTokens = VirtualTokens ?? c.NumVirtualTokens },
+            BottleneckConfig c => c with { ReductionFactor = ReductionFactor ?? c.ReductionFactor },
+            var c => c,
+        };
+        return config with { Seed = Seed };
+    }
+
+    public string Describe()
+    {
+        var name = Preset.Name;
+        return name switch
+        {
+            "lora" or "rslora" or "dora" => $"{name} r={Rank ?? 8} α={Alpha ?? 16:0.##}{(Targets is null ? "" : " on " + string.Join(",", Targets))}",
+            "full" when FreezeLayers > 0 || FreezeEmbeddings => $"full (embeddings{(FreezeLayers > 0 ? $" and {FreezeLayers} lower layers" : "")} frozen)",
+            _ => name,
+        };
+    }
 }
 
-/// <summary>A classifier ready to train: the model, its LoRA wrapper when there is one, and the trainable report.</summary>
+/// <summary>A classifier ready to train: the model, its adapters, and how Engine.Train calls it.</summary>
 public sealed class PreparedClassifier : IDisposable
 {
-    internal PreparedClassifier(BertForSequenceClassification model, PeftModel<BertForSequenceClassification>? lora, FineTuneOptions options)
+    internal PreparedClassifier(Module model, IClassifier classifier, PeftModel<Module> peft, FineTuneOptions options)
     {
         Model = model;
-        Lora = lora;
+        Classifier = classifier;
+        Peft = peft;
         Options = options;
     }
 
-    public BertForSequenceClassification Model { get; }
-    public PeftModel<BertForSequenceClassification>? Lora { get; }
+    public Module Model { get; }
+    public IClassifier Classifier { get; }
+    public PeftModel<Module> Peft { get; }
     public FineTuneOptions Options { get; }
 
-    public TrainableReport Report
-    {
-        get
-        {
-            var (trainable, total) = Model.ParameterCounts();
-            return new TrainableReport(trainable, total);
-        }
-    }
+    public TrainableReport Report => Peft.TrainableReport();
 
-    public void Dispose() => Model.Dispose();
+    public void Dispose()
+    {
+        Peft.Dispose();
+        Model.Dispose();
+    }
 }
 
-/// <summary>Builds, saves and reloads sequence classifiers on a pretrained encoder with one of the methods.</summary>
+/// <summary>Builds, saves and reloads classifiers on a pretrained encoder with any registered method.</summary>
 public static class FineTuning
 {
-    public const string RunFile = "finetune_run.json", WeightsFile = "trainable.safetensors";
+    public const string RunFile = "finetune_run.json", AdapterDirectory = "adapter";
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
 
     /// <summary>all-MiniLM-L6-v2 with a new head, adapted by <paramref name="options"/>.</summary>
-    public static PreparedClassifier MiniLm(FineTuneOptions options) => Prepare(Nn.IO.MiniLm.LoadModel(), options);
+    public static PreparedClassifier MiniLm(FineTuneOptions options) =>
+        Prepare(Nn.IO.MiniLm.LoadModel(), options, options.PromptInitText is null ? null : Nn.IO.MiniLm.LoadTokenizer());
 
-    public static PreparedClassifier Prepare(BertModel encoder, FineTuneOptions options)
+    /// <param name="tokenizer">Needed only to turn <see cref="FineTuneOptions.PromptInitText"/> into token ids.</param>
+    public static PreparedClassifier Prepare(BertModel encoder, FineTuneOptions options, BertTokenizerAdapter? tokenizer = null)
     {
         if (options.Labels < 2) throw new ArgumentOutOfRangeException(nameof(options), options.Labels, "fine-tuning: a classifier needs at least 2 labels");
-        var model = new BertForSequenceClassification(encoder, options.Labels, options.Pooling, new Generator(options.Seed));
-        PeftModel<BertForSequenceClassification>? lora = null;
-        switch (options.Method)
+        var config = options.ToConfig(ModelFamily.Bert, encoder.Config.NumLayers);
+        if (config is PromptTuningConfig prompt && options.PromptInitText is { } text)
         {
-            case FineTuneMethod.Full:
-                if (options.FreezeEmbeddings) model.Bert.FreezeEmbeddings();
-                if (options.FreezeLayers > 0) model.Bert.FreezeLowerLayers(options.FreezeLayers);
-                break;
-            case FineTuneMethod.Lora:
-                model.FreezeEncoder();
-                lora = Peft.Apply(model, new LoraConfig
-                {
-                    Rank = options.Rank,
-                    Alpha = options.Alpha,
-                    Dropout = options.LoraDropout,
-                    TargetModules = options.Targets,
-                    ModulesToSave = new[] { "classifier" },
-                    Seed = options.Seed,
-                });
-                break;
-            default:
-                model.FreezeEncoder();
-                break;
+            if (tokenizer is null) throw new ArgumentException("fine-tuning: a prompt init text needs the encoder's tokenizer");
+            var ids = tokenizer.Encode(text).Where(id => id != tokenizer.ClsId && id != tokenizer.SepId && id != tokenizer.PadId).ToArray();
+            if (ids.Length == 0) throw new ArgumentException($"fine-tuning: the prompt init text '{text}' has no tokens");
+            config = prompt with { Init = PromptInit.Vocabulary, InitTokenIds = ids };
         }
-        return new PreparedClassifier(model, lora, options);
+        var model = new BertForSequenceClassification(encoder, options.Labels, options.Pooling, new Generator(options.Seed));
+        return new PreparedClassifier(model, new BertTextClassifier(model), Peft.Apply<Module>(model, config), options);
     }
 
-    /// <summary>Writes the options and the trainable weights (all a rebuild needs besides the pretrained encoder).</summary>
+    /// <summary>A pretrained ViT with a new head of <see cref="FineTuneOptions.Labels"/> classes, adapted by <paramref name="options"/>.</summary>
+    public static PreparedClassifier PrepareVit(VitModel encoder, FineTuneOptions options)
+    {
+        if (options.Labels < 2) throw new ArgumentOutOfRangeException(nameof(options), options.Labels, "fine-tuning: a classifier needs at least 2 labels");
+        var config = options.ToConfig(ModelFamily.Vit, encoder.Config.NumLayers);
+        var model = new VitForImageClassification(encoder, options.Labels, new Generator(options.Seed));
+        return new PreparedClassifier(model, new VitImageClassifier(model), Peft.Apply<Module>(model, config), options);
+    }
+
+    /// <summary>Writes the options and the adapter (all a rebuild needs besides the pretrained encoder).</summary>
     public static void Save(PreparedClassifier prepared, string directory)
     {
         Directory.CreateDirectory(directory);
-        var trainable = prepared.Model.NamedParameters().Where(p => p.Value.Trainable).Select(p => KeyValuePair.Create(p.Key, p.Value.Value));
-        SafeTensors.Save(Path.Combine(directory, WeightsFile), trainable);
+        prepared.Peft.SaveAdapter(Path.Combine(directory, AdapterDirectory));
         AtomicFile.WriteAllText(Path.Combine(directory, RunFile), JsonSerializer.Serialize(prepared.Options, Json));
-        prepared.Lora?.SaveAdapter(Path.Combine(directory, "adapter"));
     }
 
     /// <summary>Rebuilds a classifier saved by <see cref="Save"/> on the pretrained MiniLM.</summary>
     public static PreparedClassifier LoadMiniLm(string directory)
     {
-        var runPath = Path.Combine(directory, RunFile);
-        if (!File.Exists(runPath)) throw new FileNotFoundException($"{directory} is not a saved fine-tuning run: {RunFile} is missing", runPath);
-        FineTuneOptions options;
+        var prepared = MiniLm(ReadOptions(directory));
         try
         {
-            options = JsonSerializer.Deserialize<FineTuneOptions>(File.ReadAllText(runPath), Json) ?? throw new InvalidDataException($"{runPath}: empty");
+            prepared.Peft.LoadAdapter(Path.Combine(directory, AdapterDirectory));
         }
-        catch (JsonException e)
+        catch
+        {
+            prepared.Dispose();
+            throw;
+        }
+        return prepared;
+    }
+
+    public static FineTuneOptions ReadOptions(string directory)
+    {
+        var runPath = Path.Combine(directory, RunFile);
+        if (!File.Exists(runPath)) throw new FileNotFoundException($"{directory} is not a saved fine-tuning run: {RunFile} is missing", runPath);
+        try
+        {
+            var options = JsonSerializer.Deserialize<FineTuneOptions>(File.ReadAllText(runPath), Json) ?? throw new InvalidDataException($"{runPath}: empty");
+            _ = options.Preset;
+            return options;
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException)
         {
             throw new InvalidDataException($"{runPath}: not a valid run description ({e.Message})", e);
         }
-        var prepared = MiniLm(options);
-        var weightsPath = Path.Combine(directory, WeightsFile);
-        var state = SafeTensors.Load(weightsPath);
-        try
-        {
-            var expected = prepared.Model.NamedParameters().Where(p => p.Value.Trainable).Select(p => p.Key).ToList();
-            var missing = expected.Where(n => !state.ContainsKey(n)).ToList();
-            if (missing.Count > 0) throw new InvalidDataException($"{weightsPath}: missing trainable tensors: {string.Join(", ", missing.Take(5))}");
-            prepared.Model.LoadStateDict(state, strict: false, weightsPath);
-        }
-        finally
-        {
-            foreach (var t in state.Values) t.Dispose();
-        }
-        return prepared;
     }
 }

@@ -1,5 +1,6 @@
 using Finetune.Nn;
 using Finetune.Nn.IO;
+using Finetune.Nn.Training;
 using Finetune.Peft.Lora;
 
 namespace Finetune.Peft;
@@ -13,25 +14,33 @@ public readonly record struct TrainableReport(long Trainable, long Total)
         FormattableString.Invariant($"trainable params: {Trainable:N0} || all params: {Total:N0} || trainable%: {Percent:F4}");
 }
 
-/// <summary>A model with LoRA injected: the base frozen, the adapters (and modules to save) trainable.</summary>
-public sealed class PeftModel<TModel> where TModel : Module
+/// <summary>
+/// A model with one or more named adapters. At most one is active: the others are taken out of the model (their
+/// modules kept here), so the forward pass, the optimizer and the parameter counts see only the active one.
+/// </summary>
+public sealed class PeftModel<TModel> : IDisposable where TModel : Module
 {
-    internal PeftModel(TModel model, LoraConfig config, IReadOnlyList<string> adaptedPaths)
-    {
-        Model = model;
-        Config = config;
-        AdaptedPaths = adaptedPaths;
-    }
+    private readonly Dictionary<string, Injection> _adapters = new(StringComparer.Ordinal);
+
+    internal PeftModel(TModel model) => Model = model;
 
     /// <summary>The wrapped model; call its Forward as before.</summary>
     public TModel Model { get; }
 
-    public LoraConfig Config { get; }
+    /// <summary>The active adapter's name, or null when all are disabled.</summary>
+    public string? ActiveAdapter { get; private set; }
 
-    /// <summary>Dotted paths of the Linears that were wrapped.</summary>
-    public IReadOnlyList<string> AdaptedPaths { get; }
+    public IReadOnlyCollection<string> Adapters => _adapters.Keys;
+
+    /// <summary>The active adapter's config.</summary>
+    public PeftConfig Config => Active.Config;
+
+    /// <summary>Dotted paths of the modules the active adapter replaced or hooked into.</summary>
+    public IReadOnlyList<string> AdaptedPaths => Active.Paths;
 
     public IEnumerable<LoraLinear> LoraLayers => Model.NamedModules().Select(m => m.Value).OfType<LoraLinear>();
+
+    private Injection Active => ActiveAdapter is { } name ? _adapters[name] : throw new InvalidOperationException("peft: no adapter is active");
 
     public TrainableReport TrainableReport()
     {
@@ -42,9 +51,73 @@ public sealed class PeftModel<TModel> where TModel : Module
     /// <summary>The parameters an optimizer should see.</summary>
     public IEnumerable<Parameter> TrainableParameters() => Model.TrainableParameters();
 
-    /// <summary>Folds every adapter into its base weight.</summary>
+    /// <summary>Injects a new adapter and makes it the active one (the previous one is switched off, not lost).</summary>
+    public PeftModel<TModel> AddAdapter(string name, PeftConfig config)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(config);
+        if (_adapters.ContainsKey(name)) throw new ArgumentException($"peft: an adapter named '{name}' already exists");
+        config.Validate();
+        var method = PeftRegistry.ForConfig(config);
+        if (_adapters.Values.Any(a => !a.Switchable))
+            throw new InvalidOperationException($"peft: adapter '{_adapters.First(a => !a.Value.Switchable).Key}' trains base parameters in place, so no other adapter can share the model");
+        var previous = ActiveAdapter;
+        if (previous is not null) Active.Deactivate();
+        ActiveAdapter = null;
+        var injection = new Injection(Model, config);
+        try
+        {
+            method.Inject(config, injection);
+            SaveModules(config, injection);
+            if (_adapters.Count > 0 && !injection.Switchable)
+                throw new InvalidOperationException($"peft: a {config.PeftType} adapter trains base parameters in place, so it must be the only adapter on a model");
+        }
+        catch
+        {
+            // A config that does not fit leaves the model as it was.
+            injection.Rollback();
+            if (previous is not null) SetAdapter(previous);
+            throw;
+        }
+        _adapters[name] = injection;
+        ActiveAdapter = name;
+        return this;
+    }
+
+    /// <summary>Makes <paramref name="name"/> the active adapter.</summary>
+    public void SetAdapter(string name)
+    {
+        if (!_adapters.TryGetValue(name, out var next))
+            throw new KeyNotFoundException($"peft: no adapter named '{name}' (have {string.Join(", ", _adapters.Keys)})");
+        if (ActiveAdapter == name) return;
+        CheckUnmerged();
+        if (ActiveAdapter is not null) Active.Deactivate();
+        next.Activate();
+        ActiveAdapter = name;
+    }
+
+    /// <summary>Switches every adapter off: the model computes exactly what the base model does.</summary>
+    public void DisableAdapters()
+    {
+        if (ActiveAdapter is null) return;
+        CheckUnmerged();
+        Active.Deactivate();
+        ActiveAdapter = null;
+    }
+
+    /// <summary>Removes an adapter that is not active and frees its weights.</summary>
+    public void DeleteAdapter(string name)
+    {
+        if (!_adapters.TryGetValue(name, out var injection)) throw new KeyNotFoundException($"peft: no adapter named '{name}'");
+        if (ActiveAdapter == name) throw new InvalidOperationException($"peft: adapter '{name}' is active; switch to another or disable adapters first");
+        foreach (var p in injection.AddedParameters()) p.Dispose();
+        _adapters.Remove(name);
+    }
+
+    /// <summary>Folds every LoRA layer of the active adapter into its base weight.</summary>
     public void Merge()
     {
+        if (Config is not LoraConfig) throw new InvalidOperationException($"peft: only LoRA adapters merge, the active one is {Config.PeftType}");
         foreach (var l in LoraLayers) l.Merge();
     }
 
@@ -53,45 +126,80 @@ public sealed class PeftModel<TModel> where TModel : Module
         foreach (var l in LoraLayers) l.Unmerge();
     }
 
-    /// <summary>The adapter weights and modules to save by dotted path (views; the caller disposes them).</summary>
-    public Dictionary<string, Tensor> AdapterStateDict()
+    /// <summary>The tensors of adapter <paramref name="name"/> (default: the active one) by the model's dotted paths, as views.</summary>
+    public Dictionary<string, Tensor> AdapterStateDict(string? name = null)
     {
-        var state = Model.StateDict();
-        foreach (var name in state.Keys.Where(n => !IsAdapterTensor(n)).ToArray())
-        {
-            state[name].Dispose();
-            state.Remove(name);
-        }
-        return state;
-    }
-
-    /// <summary>Writes adapter_config.json and adapter_model.safetensors into <paramref name="directory"/>.</summary>
-    public void SaveAdapter(string directory)
-    {
-        Directory.CreateDirectory(directory);
-        var state = AdapterStateDict();
+        string target = name ?? ActiveAdapter ?? throw new InvalidOperationException("peft: no adapter is active");
+        var previous = ActiveAdapter;
+        if (previous != target) SetAdapter(target);
         try
         {
-            SafeTensors.Save(Path.Combine(directory, Peft.AdapterWeightsFile), state, new Dictionary<string, string> { ["format"] = "pt" });
+            var injection = _adapters[target];
+            var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            foreach (var (path, p) in Model.NamedParameters())
+            {
+                if (!injection.Owns(p)) continue;
+                var t = p.Value.Detach();
+                t.Name = path;
+                state[path] = t;
+            }
+            return state;
+        }
+        finally
+        {
+            if (previous != target)
+            {
+                if (previous is null) DisableAdapters();
+                else SetAdapter(previous);
+            }
+        }
+    }
+
+    /// <summary>Writes adapter_config.json and adapter_model.safetensors (each atomically) into <paramref name="directory"/>.</summary>
+    public void SaveAdapter(string directory, string? name = null)
+    {
+        Directory.CreateDirectory(directory);
+        var config = _adapters[name ?? ActiveAdapter ?? throw new InvalidOperationException("peft: no adapter is active")].Config;
+        var state = AdapterStateDict(name);
+        try
+        {
+            SafeTensors.Save(Path.Combine(directory, Peft.AdapterWeightsFile), state, new Dictionary<string, string> { ["format"] = "pt", ["peft_type"] = config.PeftType });
         }
         finally
         {
             foreach (var t in state.Values) t.Dispose();
         }
-        AtomicFile.WriteAllText(Path.Combine(directory, Peft.AdapterConfigFile), Config.ToJson());
+        AtomicFile.WriteAllText(Path.Combine(directory, Peft.AdapterConfigFile), config.ToJson());
     }
 
-    /// <summary>Loads adapter weights saved by <see cref="SaveAdapter"/> into this model (every adapter tensor must be present).</summary>
+    /// <summary>
+    /// Loads weights saved by <see cref="SaveAdapter"/> into the active adapter. The saved config must equal the active one;
+    /// every adapter tensor must be present with its shape, and no other tensor may appear. Errors name the file and the tensor or field.
+    /// </summary>
     public void LoadAdapter(string directory)
     {
-        var path = Path.Combine(directory, Peft.AdapterWeightsFile);
+        var configPath = Path.Combine(directory, Peft.AdapterConfigFile);
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: {Peft.AdapterConfigFile} is missing", configPath);
+        var saved = PeftRegistry.ReadConfig(File.ReadAllText(configPath), configPath);
+        Peft.CheckSameConfig(saved, Config, configPath);
+        LoadWeights(Path.Combine(directory, Peft.AdapterWeightsFile));
+    }
+
+    internal void LoadWeights(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"adapter weights not found: {path}", path);
         var state = SafeTensors.Load(path);
         try
         {
-            var expected = Model.NamedParameters().Select(p => p.Key).Where(IsAdapterTensor).ToHashSet(StringComparer.Ordinal);
-            var missing = expected.Where(n => !state.ContainsKey(n)).ToArray();
-            if (missing.Length > 0)
-                throw new InvalidDataException($"{path}: missing adapter tensors: {string.Join(", ", missing)}");
+            var expected = Model.NamedParameters().Where(p => Active.Owns(p.Value)).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+            var problems = new List<string>();
+            foreach (var (n, p) in expected)
+            {
+                if (!state.TryGetValue(n, out var t)) problems.Add($"missing tensor '{n}' {p.Value.Describe()}");
+                else if (!t.ShapeEquals(p.Value)) problems.Add($"tensor '{n}' has shape {t.Describe()} in the file, but the model expects {p.Value.Describe()}");
+            }
+            foreach (var n in state.Keys.Where(n => !expected.ContainsKey(n))) problems.Add($"unexpected tensor '{n}' (not a parameter of this adapter on this model)");
+            if (problems.Count > 0) throw new InvalidDataException($"{path}: cannot load the adapter: {string.Join("; ", problems.Take(6))}{(problems.Count > 6 ? $"; and {problems.Count - 6} more" : "")}");
             Model.LoadStateDict(state, strict: false, path);
         }
         finally
@@ -100,30 +208,99 @@ public sealed class PeftModel<TModel> where TModel : Module
         }
     }
 
-    private bool IsAdapterTensor(string name) =>
-        name.Contains(".lora_A.", StringComparison.Ordinal) || name.Contains(".lora_B.", StringComparison.Ordinal)
-        || Config.ModulesToSave.Any(m => name.StartsWith(m + ".", StringComparison.Ordinal) || name.Contains("." + m + ".", StringComparison.Ordinal));
+    /// <summary>Frees the weights the adapters hold outside the model: inactive adapters and replaced modules (the model's owner disposes the rest).</summary>
+    public void Dispose()
+    {
+        var live = new HashSet<Parameter>(Model.Parameters(), ReferenceEqualityComparer.Instance);
+        var held = _adapters.Values.SelectMany(a => a.HeldParameters()).Where(p => !live.Contains(p)).Distinct<Parameter>(ReferenceEqualityComparer.Instance);
+        foreach (var p in held) p.Dispose();
+    }
+
+    private void CheckUnmerged()
+    {
+        if (LoraLayers.Any(l => l.Merged)) throw new InvalidOperationException("peft: the active LoRA adapter is merged; Unmerge() before switching adapters");
+    }
+
+    /// <summary>Each module to save gets a trainable copy owned by this adapter when it is a Linear; others train in place.</summary>
+    private static void SaveModules(PeftConfig config, Injection injection)
+    {
+        if (config.ModulesToSave.Count == 0) return;
+        var matches = injection.Root.NamedModules().Where(m => m.Key.Length > 0 && Targets.Matches(m.Key, config.ModulesToSave)).ToList();
+        if (matches.Count == 0)
+            throw new ArgumentException($"peft: modules_to_save [{string.Join(", ", config.ModulesToSave)}] match no module of {injection.Root.GetType().Name}");
+        foreach (var (path, module) in matches)
+        {
+            if (module is Linear linear)
+            {
+                Linear copy;
+                using (GradMode.NoGrad()) copy = new Linear(linear.Weight.Value.Clone(), linear.Bias?.Value.Clone());
+                injection.Replace(path, copy);
+            }
+            else
+                foreach (var p in module.Parameters()) injection.TrainInPlace(p);
+        }
+    }
 }
 
-/// <summary>The PEFT entry point: <c>Peft.Apply(model, config)</c>.</summary>
+/// <summary>The PEFT entry point: <c>Peft.Apply(model, config)</c>, <c>Peft.Load(model, directory)</c>.</summary>
 public static class Peft
 {
     public const string AdapterConfigFile = "adapter_config.json";
     public const string AdapterWeightsFile = "adapter_model.safetensors";
+    public const string DefaultAdapter = "default";
 
     /// <summary>
-    /// Freezes every parameter of <paramref name="model"/>, wraps the targeted Linears with LoRA (whose A and B are
-    /// trainable) and unfreezes the modules to save. The model is changed in place and returned wrapped.
+    /// Freezes every parameter of <paramref name="model"/> and injects the method of <paramref name="config"/> as the
+    /// adapter "default"; the adapter's own parameters (and the modules to save) are trainable. The model is changed in place.
     /// </summary>
-    public static PeftModel<TModel> Apply<TModel>(TModel model, LoraConfig config) where TModel : Module
+    public static PeftModel<TModel> Apply<TModel>(TModel model, PeftConfig config, string adapterName = DefaultAdapter) where TModel : Module
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
         model.Freeze();
-        var paths = LoraInjector.Inject(model, config);
-        foreach (var (path, m) in model.NamedModules())
-            if (path.Length > 0 && LoraConfig.Matches(path, config.ModulesToSave)) m.Unfreeze();
-        return new PeftModel<TModel>(model, config, paths);
+        return new PeftModel<TModel>(model).AddAdapter(adapterName, config);
+    }
+
+    /// <summary>
+    /// PEFT's from_pretrained: reads adapter_config.json, injects that method into <paramref name="model"/> and loads
+    /// adapter_model.safetensors, checking every tensor against the model. The base model is only read.
+    /// </summary>
+    public static PeftModel<TModel> Load<TModel>(TModel model, string directory, string adapterName = DefaultAdapter) where TModel : Module
+    {
+        var configPath = Path.Combine(directory, AdapterConfigFile);
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: {AdapterConfigFile} is missing", configPath);
+        var config = PeftRegistry.ReadConfig(File.ReadAllText(configPath), configPath);
+        PeftModel<TModel> peft;
+        try
+        {
+            peft = Apply(model, config, adapterName);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{configPath}: the config does not fit this {model.GetType().Name}: {e.Message}", e);
+        }
+        peft.LoadWeights(Path.Combine(directory, AdapterWeightsFile));
+        return peft;
+    }
+
+    /// <summary>Loads a saved adapter as another named adapter of <paramref name="peft"/> and activates it.</summary>
+    public static void LoadAdapter<TModel>(PeftModel<TModel> peft, string directory, string adapterName) where TModel : Module
+    {
+        var configPath = Path.Combine(directory, AdapterConfigFile);
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: {AdapterConfigFile} is missing", configPath);
+        peft.AddAdapter(adapterName, PeftRegistry.ReadConfig(File.ReadAllText(configPath), configPath));
+        peft.LoadWeights(Path.Combine(directory, AdapterWeightsFile));
+    }
+
+    internal static void CheckSameConfig(PeftConfig saved, PeftConfig active, string source)
+    {
+        if (saved.PeftType != active.PeftType)
+            throw new InvalidDataException($"{source}: field 'peft_type' is '{saved.PeftType}', but the active adapter is {active.PeftType}");
+        var a = System.Text.Json.Nodes.JsonNode.Parse(saved.ToJson())!.AsObject();
+        var b = System.Text.Json.Nodes.JsonNode.Parse(active.ToJson())!.AsObject();
+        foreach (var (key, value) in b)
+            if (!System.Text.Json.Nodes.JsonNode.DeepEquals(a[key], value))
+                throw new InvalidDataException($"{source}: field '{key}' is {a[key]?.ToJsonString() ?? "missing"}, but the active adapter has {value?.ToJsonString() ?? "null"}");
     }
 }

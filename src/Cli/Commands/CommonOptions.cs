@@ -11,19 +11,22 @@ namespace Finetune.Cli.Commands;
 /// <summary>The options train and demo share, and how they become engine settings.</summary>
 internal sealed class CommonOptions
 {
-    public readonly Option<FineTuneMethod> Method = new("--method") { Description = "full | lora | linearprobe", DefaultValueFactory = _ => FineTuneMethod.Lora };
+    public readonly Option<string> Method = new("--method") { Description = MethodHelp, DefaultValueFactory = _ => "lora" };
     public readonly Option<int> Rank = new("--rank") { Description = "LoRA rank", DefaultValueFactory = _ => 8 };
     public readonly Option<float> Alpha = new("--alpha") { Description = "LoRA alpha (scale = alpha / rank)", DefaultValueFactory = _ => 16f };
     public readonly Option<string> Targets = new("--targets") { Description = "LoRA target projections, comma separated (query,key,value,attention.output.dense,intermediate.dense,output.dense)", DefaultValueFactory = _ => "query,value" };
     public readonly Option<int> FreezeLayers = new("--freeze-layers") { Description = "full fine-tuning: freeze the embeddings and the lowest N layers", DefaultValueFactory = _ => 0 };
     public readonly Option<bool> FreezeEmbeddings = new("--freeze-embeddings") { Description = "full fine-tuning: freeze the embeddings" };
     public readonly Option<int> BatchSize = new("--batch-size") { Description = "examples per step", DefaultValueFactory = _ => 16 };
-    public readonly Option<float?> LearningRate = new("--lr") { Description = "peak learning rate (default: 5e-4 for LoRA and probes, 3e-5 for full)" };
+    public readonly Option<float?> LearningRate = new("--lr") { Description = "peak learning rate (default: the method preset's rate for BERT, e.g. 1e-3 for LoRA, 3e-5 for full)" };
     public readonly Option<int> MaxLength = new("--max-length") { Description = "tokens per review (truncation)", DefaultValueFactory = _ => 256 };
     public readonly Option<TruncationMode> Truncation = new("--truncation") { Description = "head | headandtail: which tokens of a long review to keep", DefaultValueFactory = _ => TruncationMode.HeadAndTail };
     public readonly Option<int> Threads = new("--threads") { Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
     public readonly Option<ulong> Seed = new("--seed") { Description = "seed of init, data order and dropout", DefaultValueFactory = _ => 42UL };
     public readonly Option<string?> Output = new("--output", "-o") { Description = "directory for the report, loss plot, checkpoints and weights" };
+
+    /// <summary>The registry's presets, for --method help.</summary>
+    public static string MethodHelp => "one of: " + string.Join(", ", PeftRegistry.Presets.Select(p => p.Name));
 
     public void AddTo(Command command)
     {
@@ -33,11 +36,11 @@ internal sealed class CommonOptions
 
     public FineTuneOptions FineTune(ParseResult r) => new()
     {
-        Method = r.GetValue(Method),
+        Method = PeftRegistry.Preset(r.GetValue(Method)!).Name,
         Rank = Positive(r.GetValue(Rank), "--rank"),
         Alpha = r.GetValue(Alpha),
         Targets = r.GetValue(Targets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-        FreezeLayers = r.GetValue(FreezeLayers),
+        FreezeLayers = r.GetValue(FreezeLayers) is var n and > 0 ? n : null,
         FreezeEmbeddings = r.GetValue(FreezeEmbeddings),
         Seed = r.GetValue(Seed),
     };
@@ -45,7 +48,7 @@ internal sealed class CommonOptions
     public TrainOptions Train(ParseResult r, FineTuneOptions method) => new()
     {
         BatchSize = Positive(r.GetValue(BatchSize), "--batch-size"),
-        LearningRate = r.GetValue(LearningRate) ?? (method.Method == FineTuneMethod.Full ? 3e-5f : 5e-4f),
+        LearningRate = r.GetValue(LearningRate) ?? method.Preset.LearningRate(ModelFamily.Bert),
         WeightDecay = 0.01f,
         WarmupRatio = 0.06f,
         Decay = DecayKind.Linear,

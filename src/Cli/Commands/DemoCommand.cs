@@ -15,7 +15,7 @@ internal static class DemoCommand
         var batch = new Option<int>("--batch-size") { Description = "reviews per step", DefaultValueFactory = _ => 16 };
         var maxLength = new Option<int>("--max-length") { Description = "tokens per review", DefaultValueFactory = _ => 128 };
         var test = new Option<int>("--test-examples") { Description = "held-out test reviews to score", DefaultValueFactory = _ => 2000 };
-        var method = new Option<FineTuneMethod>("--method") { Description = "full | lora | linearprobe", DefaultValueFactory = _ => FineTuneMethod.Lora };
+        var method = new Option<string>("--method") { Description = CommonOptions.MethodHelp, DefaultValueFactory = _ => "lora" };
         var output = new Option<string?>("--output", "-o") { Description = "also write report.json, loss.png and the trained weights here" };
         var command = new Command("demo", "Fine-tune all-MiniLM-L6-v2 with LoRA on IMDB movie reviews (a few minutes on a CPU) and print the result")
         {
@@ -24,7 +24,7 @@ internal static class DemoCommand
         command.SetAction(r => CliErrors.Run(() =>
         {
             var clock = Stopwatch.StartNew();
-            var fineTune = new FineTuneOptions { Method = r.GetValue(method) };
+            var fineTune = new FineTuneOptions { Method = PeftRegistry.Preset(r.GetValue(method)!).Name };
             int maxTokens = CommonOptions.ValidMaxLength(r.GetValue(maxLength));
             var settings = new ImdbRun.Settings(
                 fineTune,
@@ -32,7 +32,7 @@ internal static class DemoCommand
                 {
                     MaxSteps = CommonOptions.Positive(r.GetValue(steps), "--steps"),
                     BatchSize = CommonOptions.Positive(r.GetValue(batch), "--batch-size"),
-                    LearningRate = fineTune.Method == FineTuneMethod.Full ? 5e-5f : 1e-3f,
+                    LearningRate = fineTune.Method == "full" ? 5e-5f : fineTune.Preset.LearningRate(ModelFamily.Bert),
                     WarmupRatio = 0.1f,
                     OutputDirectory = r.GetValue(output),
                     RunName = fineTune.Describe(),

@@ -38,7 +38,7 @@ internal static class EvalCommand
             tokenizer.Truncation = r.GetValue(truncation);
             var clock = Stopwatch.StartNew();
             var result = ImdbRun.Status($"Evaluating on {reviews.Count:N0} {which} reviews with {CpuParallel.Threads} threads", () =>
-                Engine.Evaluate(new BertTextClassifier(prepared.Model), reviews, items => TextClassification.Collate(tokenizer, items), 64));
+                Engine.Evaluate(prepared.Classifier, reviews, items => TextClassification.Collate(tokenizer, items), 64));
             ResultTable.Print($"IMDB {which}", new[] { new ResultTable.Row(prepared.Options.Describe(), prepared.Report, result, null, clock.Elapsed.TotalSeconds) });
             return 0;
         }));

@@ -24,7 +24,7 @@ internal static class ImdbRun
         tokenizer.Truncation = s.Truncation;
         using var prepared = Status("Loading all-MiniLM-L6-v2 and preparing " + s.Method.Describe(), () => FineTuning.MiniLm(s.Method));
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(prepared.Report.ToString())}[/]");
-        var classifier = new BertTextClassifier(prepared.Model);
+        var classifier = prepared.Classifier;
         var data = TextClassification.Data(tokenizer, train, validation);
         var report = Engine.Train(classifier, data, s.Train);
         if (s.SaveTo is { } dir) FineTuning.Save(prepared, dir);

@@ -25,4 +25,15 @@ internal static class ResultTable
         Line("peak memory", r => r.Training is null ? "-" : $"{r.Training.PeakMemoryBytes / (1024.0 * 1024.0):F0} MiB");
         AnsiConsole.Write(table);
     }
+
+    /// <summary>One row per method, for comparisons of many methods (a column each would not fit).</summary>
+    public static void PrintComparison(string title, IReadOnlyList<MethodResult> rows)
+    {
+        var table = new Table().Title(Markup.Escape(title)).Border(TableBorder.Rounded);
+        foreach (var c in new[] { "method", "trainable", "share", "accuracy", "ms/step", "peak MiB" }) table.AddColumn(new TableColumn(c).NoWrap());
+        foreach (var r in rows)
+            table.AddRow(Markup.Escape(r.Method), $"{r.TrainableParameters:N0}", $"{r.TrainablePercent:F3}%", $"{r.Accuracy:P2}",
+                $"{1000 * r.StepSeconds:F0}", $"{r.PeakMemoryBytes / (1024.0 * 1024.0):F0}");
+        AnsiConsole.Write(table);
+    }
 }

@@ -19,7 +19,7 @@ internal static class TrainCommand
         var accumulation = new Option<int>("--grad-accumulation") { Description = "micro-batches per optimizer step", DefaultValueFactory = _ => 1 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "save a resumable checkpoint every N steps (needs --output)", DefaultValueFactory = _ => 0 };
         var resume = new Option<string?>("--resume") { Description = "continue from a checkpoint directory" };
-        var command = new Command("train", "Fine-tune all-MiniLM-L6-v2 on IMDB reviews (full, LoRA or linear probe)")
+        var command = new Command("train", "Fine-tune all-MiniLM-L6-v2 on IMDB reviews with any registered method (--method)")
         {
             epochs, maxSteps, trainExamples, testExamples, validationExamples, evalEvery, patience, accumulation, checkpointEvery, resume,
         };

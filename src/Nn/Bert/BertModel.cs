@@ -34,8 +34,16 @@ public sealed class BertModel : Module
     {
         if (attentionMask is not null && !attentionMask.ShapeEquals(inputIds))
             throw new ArgumentException($"bert: the attention mask {attentionMask.Describe()} must have the ids' shape {inputIds.Describe()}");
-        var additive = attentionMask is null ? null : AdditiveMask(attentionMask);
-        return Encoder.Forward(Embeddings.Forward(inputIds, tokenTypeIds), additive);
+        int prompt = Embeddings.PromptLength;
+        if (prompt == 0)
+        {
+            var additive = attentionMask is null ? null : AdditiveMask(attentionMask);
+            return Encoder.Forward(Embeddings.Forward(inputIds, tokenTypeIds), additive);
+        }
+        // Prompt tokens are always attended to, and dropped from the output so it keeps the ids' shape.
+        var mask = attentionMask is null ? null : AdditiveMask(Tensor.Concat(new[] { Tensor.Ones(new[] { inputIds.Size(0), prompt }, inputIds.Device), attentionMask }, 1));
+        var hidden = Encoder.Forward(Embeddings.Forward(inputIds, tokenTypeIds), mask);
+        return hidden.Narrow(1, prompt, inputIds.Size(1));
     }
 
     /// <summary>A 0/1 mask [B, T] → (mask − 1)·1e9 shaped [B, 1, 1, T] to broadcast over heads and queries.</summary>

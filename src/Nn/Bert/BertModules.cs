@@ -34,11 +34,27 @@ public sealed class BertEmbeddings : Module
             throw new ArgumentException($"bert embeddings: sequence length {seq} exceeds max_position_embeddings {Config.MaxPositions}");
         if (tokenTypeIds is not null && (!tokenTypeIds.ShapeEquals(inputIds) || tokenTypeIds.DType != DType.Int32))
             throw new ArgumentException($"bert embeddings: token type ids {tokenTypeIds.DType.Name()} {tokenTypeIds.Describe()} must be int32 of the ids' shape {inputIds.Describe()}");
-        var positions = Tensor.FromArray(Enumerable.Range(0, seq).ToArray(), new[] { seq }, inputIds.Device);
         var types = tokenTypeIds ?? Tensor.FromArray(new int[batch * seq], new[] { batch, seq }, inputIds.Device);
-        var x = WordEmbeddings.Forward(inputIds) + TokenTypeEmbeddings.Forward(types) + PositionEmbeddings.Forward(positions);
+        var words = WordEmbeddings.Forward(inputIds);
+        var typeEmbeddings = TokenTypeEmbeddings.Forward(types);
+        if (FindChild<IPromptTokens>(Hooks.Prompt) is { } prompt)
+        {
+            if (prompt.Depth != 1) throw new InvalidOperationException($"bert embeddings: a prompt of depth {prompt.Depth} cannot be inserted here (only depth 1)");
+            // Virtual tokens come first, as word embeddings of token type 0; positions then count them too.
+            words = Tensor.Concat(new[] { prompt.Tokens(0, batch), words }, 1);
+            var promptTypes = Tensor.FromArray(new int[batch * prompt.Length], new[] { batch, prompt.Length }, inputIds.Device);
+            typeEmbeddings = Tensor.Concat(new[] { TokenTypeEmbeddings.Forward(promptTypes), typeEmbeddings }, 1);
+            seq += prompt.Length;
+            if (seq > Config.MaxPositions)
+                throw new ArgumentException($"bert embeddings: sequence length {seq - prompt.Length} plus {prompt.Length} prompt tokens exceeds max_position_embeddings {Config.MaxPositions}");
+        }
+        var positions = Tensor.FromArray(Enumerable.Range(0, seq).ToArray(), new[] { seq }, inputIds.Device);
+        var x = words + typeEmbeddings + PositionEmbeddings.Forward(positions);
         return Child<Layer>("dropout").Forward(Child<Layer>("LayerNorm").Forward(x));
     }
+
+    /// <summary>Virtual tokens the forward prepends (0 without a prompt hook).</summary>
+    public int PromptLength => FindChild<IPromptTokens>(Hooks.Prompt)?.Length ?? 0;
 }
 
 /// <summary>
@@ -67,8 +83,21 @@ public sealed class BertSelfAttention : Module
     {
         int b = x.Size(0), t = x.Size(1);
         var q = SplitHeads(Child<Layer>("query").Forward(x), b, t);
-        var k = SplitHeads(Child<Layer>("key").Forward(x), b, t);
-        var v = SplitHeads(Child<Layer>("value").Forward(x), b, t);
+        var keys = Child<Layer>("key").Forward(x);
+        var values = Child<Layer>("value").Forward(x);
+        int tk = t;
+        if (FindChild<IKeyValuePrefix>(Hooks.Prefix) is { } prefix)
+        {
+            var (pk, pv) = prefix.KeysAndValues(b);
+            keys = Tensor.Concat(new[] { pk, keys }, 1);
+            values = Tensor.Concat(new[] { pv, values }, 1);
+            tk += prefix.Length;
+            // Every query may attend to every prefix position.
+            if (additiveMask is not null)
+                additiveMask = Tensor.Concat(new[] { Tensor.Zeros(new[] { additiveMask.Size(0), additiveMask.Size(1), additiveMask.Size(2), prefix.Length }, x.Device), additiveMask }, 3);
+        }
+        var k = SplitHeads(keys, b, tk);
+        var v = SplitHeads(values, b, tk);
         var scores = q.Matmul(k.Transpose(-1, -2)) * (1f / MathF.Sqrt(HeadDim));
         if (additiveMask is not null) scores += additiveMask;
         var probs = Child<Layer>("dropout").Forward(scores.Softmax(-1));
@@ -152,12 +181,17 @@ public sealed class BertLayer : Module
         var ffnOut = Output;
         if (PreLayerNorm)
         {
-            var h = x + attn.Output.Project(attn.Self.Forward(attn.Output.LayerNorm.Forward(x), additiveMask));
-            return h + ffnOut.Project(Intermediate.Forward(ffnOut.LayerNorm.Forward(h)));
+            var normed = attn.Output.LayerNorm.Forward(x);
+            var h = x + Adapt(Hooks.AttentionAdapter, normed, attn.Output.Project(attn.Self.Forward(normed, additiveMask)));
+            var normedH = ffnOut.LayerNorm.Forward(h);
+            return h + Adapt(Hooks.OutputAdapter, normedH, ffnOut.Project(Intermediate.Forward(normedH)));
         }
-        var h1 = attn.Output.LayerNorm.Forward(x + attn.Output.Project(attn.Self.Forward(x, additiveMask)));
-        return ffnOut.LayerNorm.Forward(h1 + ffnOut.Project(Intermediate.Forward(h1)));
+        var h1 = attn.Output.LayerNorm.Forward(x + Adapt(Hooks.AttentionAdapter, x, attn.Output.Project(attn.Self.Forward(x, additiveMask))));
+        return ffnOut.LayerNorm.Forward(h1 + Adapt(Hooks.OutputAdapter, h1, ffnOut.Project(Intermediate.Forward(h1))));
     }
+
+    private Tensor Adapt(string hook, Tensor input, Tensor output) =>
+        FindChild<ISublayerAdapter>(hook) is { } adapter ? adapter.Forward(input, output) : output;
 }
 
 /// <summary>HF <c>encoder</c>: a stack of layers named <c>layer.0</c>, <c>layer.1</c>, ….</summary>

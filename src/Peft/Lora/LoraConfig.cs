@@ -9,8 +9,10 @@ namespace Finetune.Peft.Lora;
 /// equals P or P ends with "." + T (so "query" matches every <c>attention.self.query</c> and "output.dense" matches both
 /// <c>attention.output.dense</c> and the FFN <c>output.dense</c>), or when <see cref="TargetRegex"/> matches all of P.
 /// </summary>
-public sealed record LoraConfig
+public sealed record LoraConfig : PeftConfig
 {
+    public override string PeftType => "LORA";
+
     /// <summary>Rank r of the update B·A.</summary>
     public int Rank { get; init; } = 8;
 
@@ -28,18 +30,15 @@ public sealed record LoraConfig
     /// <summary>Rank-stabilised scaling Alpha / √r.</summary>
     public bool UseRsLora { get; init; }
 
-    /// <summary>Modules kept fully trainable (e.g. a new "classifier" head), matched like targets.</summary>
-    public IReadOnlyList<string> ModulesToSave { get; init; } = Array.Empty<string>();
-
-    /// <summary>Seed of the A init and of the LoRA dropout masks.</summary>
-    public ulong Seed { get; init; }
+    /// <summary>DoRA: a learned per-output magnitude times the direction of W + scale·B·A.</summary>
+    public bool UseDora { get; init; }
 
     /// <summary>BERT's attention projections and both feed-forward projections.</summary>
     public static IReadOnlyList<string> AllBertLinears { get; } = new[] { "query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense" };
 
     public float Scale => UseRsLora ? Alpha / MathF.Sqrt(Rank) : Alpha / Rank;
 
-    public void Validate()
+    public override void Validate()
     {
         if (Rank <= 0) throw new ArgumentOutOfRangeException(nameof(Rank), Rank, "lora: rank must be positive");
         if (!(Alpha > 0)) throw new ArgumentOutOfRangeException(nameof(Alpha), Alpha, "lora: alpha must be positive");
@@ -47,13 +46,10 @@ public sealed record LoraConfig
         if (TargetModules.Count == 0 && TargetRegex is null) throw new ArgumentException("lora: no target modules given");
     }
 
-    public bool IsTarget(string path) => Matches(path, TargetModules) || (TargetRegex is not null && Regex.IsMatch(path, $"^(?:{TargetRegex})$"));
-
-    internal static bool Matches(string path, IReadOnlyList<string> names) =>
-        names.Any(t => path == t || path.EndsWith("." + t, StringComparison.Ordinal));
+    public bool IsTarget(string path) => Targets.Matches(path, TargetModules) || (TargetRegex is not null && Regex.IsMatch(path, $"^(?:{TargetRegex})$"));
 
     /// <summary>PEFT's adapter_config.json fields.</summary>
-    public string ToJson() => new JsonObject
+    public override string ToJson() => new JsonObject
     {
         ["peft_type"] = "LORA",
         ["r"] = Rank,
@@ -62,6 +58,7 @@ public sealed record LoraConfig
         ["target_modules"] = new JsonArray(TargetModules.Select(t => (JsonNode)t).ToArray()),
         ["target_regex"] = TargetRegex,
         ["use_rslora"] = UseRsLora,
+        ["use_dora"] = UseDora,
         ["modules_to_save"] = new JsonArray(ModulesToSave.Select(t => (JsonNode)t).ToArray()),
         ["bias"] = "none",
         ["seed"] = Seed,
@@ -75,21 +72,36 @@ public sealed record LoraConfig
             if (o["peft_type"]?.GetValue<string>() is { } type && type != "LORA")
                 throw new InvalidDataException($"{source}: field 'peft_type' is '{type}', expected 'LORA'");
             var d = new LoraConfig();
+            T Read<T>(string key, Func<JsonNode, T> read, T fallback)
+            {
+                var n = o[key];
+                if (n is null) return fallback;
+                try
+                {
+                    return read(n);
+                }
+                catch (Exception e) when (e is InvalidOperationException or FormatException)
+                {
+                    throw new InvalidDataException($"field '{key}' has the wrong type: {n.ToJsonString()}", e);
+                }
+            }
+            static string[] Strings(JsonNode n) => n.AsArray().Select(x => x!.GetValue<string>()).ToArray();
             var c = d with
             {
-                Rank = o["r"]?.GetValue<int>() ?? d.Rank,
-                Alpha = (float)(o["lora_alpha"]?.GetValue<double>() ?? d.Alpha),
-                Dropout = (float)(o["lora_dropout"]?.GetValue<double>() ?? d.Dropout),
-                TargetModules = (o["target_modules"] as JsonArray)?.Select(n => n!.GetValue<string>()).ToArray() ?? d.TargetModules,
-                TargetRegex = o["target_regex"]?.GetValue<string>(),
-                UseRsLora = o["use_rslora"]?.GetValue<bool>() ?? false,
-                ModulesToSave = (o["modules_to_save"] as JsonArray)?.Select(n => n!.GetValue<string>()).ToArray() ?? d.ModulesToSave,
-                Seed = o["seed"]?.GetValue<ulong>() ?? 0,
+                Rank = Read("r", n => n.GetValue<int>(), d.Rank),
+                Alpha = Read("lora_alpha", n => (float)n.GetValue<double>(), d.Alpha),
+                Dropout = Read("lora_dropout", n => (float)n.GetValue<double>(), d.Dropout),
+                TargetModules = Read<IReadOnlyList<string>>("target_modules", Strings, d.TargetModules),
+                TargetRegex = Read<string?>("target_regex", n => n.GetValue<string>(), null),
+                UseRsLora = Read("use_rslora", n => n.GetValue<bool>(), false),
+                UseDora = Read("use_dora", n => n.GetValue<bool>(), false),
+                ModulesToSave = Read<IReadOnlyList<string>>("modules_to_save", Strings, d.ModulesToSave),
+                Seed = Read("seed", n => n.GetValue<ulong>(), 0UL),
             };
             c.Validate();
             return c;
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException or InvalidDataException)
         {
             throw new InvalidDataException($"{source}: {e.Message}", e);
         }

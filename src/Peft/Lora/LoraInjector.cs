@@ -5,31 +5,47 @@ namespace Finetune.Peft.Lora;
 /// <summary>Walks a model and swaps every targeted Linear child for a <see cref="LoraLinear"/> wrapping it.</summary>
 public static class LoraInjector
 {
-    /// <summary>Returns the dotted paths that were adapted; throws when nothing matches.</summary>
-    public static IReadOnlyList<string> Inject(Module model, LoraConfig config)
+    /// <summary>Records each swap in <paramref name="injection"/>; throws when nothing matches.</summary>
+    public static void Inject(LoraConfig config, Injection injection)
     {
-        ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(injection);
         config.Validate();
-        var generator = new Generator(config.Seed);
+        var model = injection.Root;
         // Collect first: replacing children while walking would change the walk.
-        var targets = new List<(Module Parent, string Name, string Path, Linear Linear)>();
-        foreach (var (path, parent) in model.NamedModules())
-        {
-            if (parent is LoraLinear) continue;
-            foreach (var (name, child) in parent.NamedChildren())
-            {
-                string childPath = path.Length == 0 ? name : path + "." + name;
-                if (child is Linear linear && config.IsTarget(childPath)) targets.Add((parent, name, childPath, linear));
-            }
-        }
+        var targets = FindLinears(model, config.IsTarget);
         if (targets.Count == 0)
         {
             var linears = model.NamedModules().Where(m => m.Value is Linear).Select(m => m.Key).Take(8);
             throw new ArgumentException($"lora: no Linear matches target modules [{string.Join(", ", config.TargetModules)}]{(config.TargetRegex is null ? "" : $" or regex '{config.TargetRegex}'")}; Linear paths include: {string.Join(", ", linears)}");
         }
-        foreach (var (parent, name, _, linear) in targets)
-            parent.ReplaceChild(name, new LoraLinear(linear, config.Rank, config.Scale, config.Dropout, generator));
-        return targets.Select(t => t.Path).ToArray();
+        foreach (var (path, linear) in targets)
+            injection.Replace(path, new LoraLinear(linear, config.Rank, config.Scale, config.Dropout, injection.Generator, config.UseDora));
     }
+
+    /// <summary>Linear children whose dotted path the predicate accepts, outside any already-wrapping layer.</summary>
+    internal static List<(string Path, Linear Linear)> FindLinears(Module model, Func<string, bool> isTarget)
+    {
+        var targets = new List<(string, Linear)>();
+        foreach (var (path, parent) in model.NamedModules())
+        {
+            if (parent is LoraLinear or IA3.Ia3Linear) continue;
+            foreach (var (name, child) in parent.NamedChildren())
+            {
+                string childPath = path.Length == 0 ? name : path + "." + name;
+                if (child is Linear linear && isTarget(childPath)) targets.Add((childPath, linear));
+            }
+        }
+        return targets;
+    }
+}
+
+/// <summary>LoRA, DoRA and rsLoRA in the registry (tag "LORA").</summary>
+public sealed class LoraMethod : PeftMethod<LoraConfig>
+{
+    public override string PeftType => "LORA";
+
+    protected override void Inject(LoraConfig config, Injection injection) => LoraInjector.Inject(config, injection);
+
+    protected override LoraConfig Parse(string json, string source) => LoraConfig.FromJson(json, source);
 }

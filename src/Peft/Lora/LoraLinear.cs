@@ -5,11 +5,15 @@ namespace Finetune.Peft.Lora;
 /// <summary>
 /// A frozen Linear plus a low-rank update: y = base(x) + scale · B(A(dropout(x))), A [r, in] Kaiming-uniform
 /// (U(±1/√in), as torch's Linear) from a seeded generator, B [out, r] zero so training starts at the base model.
-/// Children follow PEFT's names: <c>base_layer</c>, <c>lora_A</c>, <c>lora_B</c>, <c>lora_dropout</c>.
+/// With DoRA the output is rescaled row by row: y = m / ‖W + scale·B·A‖ ⊙ (x·Wᵀ + scale·B(A(dropout(x)))) + b, with the
+/// magnitude m [out] learned and initialised to ‖W‖ (the norm is not differentiated, as in the DoRA paper §4.3).
+/// Children follow PEFT's names: <c>base_layer</c>, <c>lora_A</c>, <c>lora_B</c>, <c>lora_dropout</c>, <c>lora_magnitude_vector</c>.
 /// </summary>
 public sealed class LoraLinear : Layer
 {
-    public LoraLinear(Linear baseLayer, int rank, float scale, float dropout = 0f, Generator? generator = null)
+    private Tensor? _mergedScale;
+
+    public LoraLinear(Linear baseLayer, int rank, float scale, float dropout = 0f, Generator? generator = null, bool useDora = false)
     {
         ArgumentNullException.ThrowIfNull(baseLayer);
         if (rank <= 0) throw new ArgumentOutOfRangeException(nameof(rank), rank, "lora: rank must be positive");
@@ -22,11 +26,20 @@ public sealed class LoraLinear : Layer
         using (GradMode.NoGrad())
         using (var zeros = Tensor.Zeros(baseLayer.OutFeatures, rank)) b.Weight.CopyFrom(zeros);
         RegisterModule("lora_dropout", new Dropout(dropout, generator));
+        if (useDora)
+        {
+            using var scope = TensorScope.Begin();
+            using var noGrad = GradMode.NoGrad();
+            Magnitude = RegisterParameter("lora_magnitude_vector", new Parameter(RowNorms(baseLayer.Weight.Value).Keep()));
+        }
     }
 
     public int Rank { get; }
 
     public float Scale { get; }
+
+    /// <summary>DoRA's magnitude [out], or null for plain LoRA.</summary>
+    public Parameter? Magnitude { get; }
 
     /// <summary>True while B·A is folded into the base weight (the forward then skips the LoRA path).</summary>
     public bool Merged { get; private set; }
@@ -41,11 +54,17 @@ public sealed class LoraLinear : Layer
     {
         if (Merged && Training && GradMode.IsEnabled && (LoraA.Weight.Trainable || LoraB.Weight.Trainable))
             throw new InvalidOperationException("lora: the adapter is merged into the base weight, so it would get no gradient; call Unmerge() before training (or Eval() / GradMode.NoGrad() for inference)");
-        var y = BaseLayer.Forward(input);
-        if (Merged) return y;
-        var update = LoraB.Forward(LoraA.Forward(Child<Layer>("lora_dropout").Forward(input)));
-        return y + update * Scale;
+        if (Merged) return BaseLayer.Forward(input);
+        var update = LoraB.Forward(LoraA.Forward(Child<Layer>("lora_dropout").Forward(input))) * Scale;
+        if (Magnitude is null) return BaseLayer.Forward(input) + update;
+        var w = BaseLayer.Weight.Value;
+        var direction = input.Matmul(w.T) + update;
+        var y = direction * (Magnitude.Value / RowNorms(w + LoraB.Weight.Value.Matmul(LoraA.Weight.Value) * Scale).Detach());
+        return BaseLayer.Bias is { } bias ? y + bias.Value : y;
     }
+
+    /// <summary>‖row‖₂ of a [out, in] weight → [out].</summary>
+    private static Tensor RowNorms(Tensor w) => (w * w).Sum(1).Sqrt();
 
     /// <summary>scale · B·A as a [out, in] tensor (outside autograd).</summary>
     public Tensor DeltaWeight()
@@ -54,23 +73,40 @@ public sealed class LoraLinear : Layer
         return LoraB.Weight.Value.Matmul(LoraA.Weight.Value) * Scale;
     }
 
-    /// <summary>W ← W + scale·B·A, so inference costs one GEMM.</summary>
+    /// <summary>W ← W + scale·B·A (DoRA: W ← m/‖W + scale·B·A‖ ⊙ (W + scale·B·A)), so inference costs one GEMM.</summary>
     public void Merge()
     {
         if (Merged) throw new InvalidOperationException("lora: already merged");
         using var scope = TensorScope.Begin();
-        BaseLayer.Weight.AddInPlace(DeltaWeight());
+        using var noGrad = GradMode.NoGrad();
+        var w = BaseLayer.Weight;
+        if (Magnitude is null) w.AddInPlace(DeltaWeight());
+        else
+        {
+            var combined = w.Value + DeltaWeight();
+            var rowScale = (Magnitude.Value / RowNorms(combined)).Unsqueeze(1);
+            w.CopyFrom(combined * rowScale);
+            _mergedScale = rowScale.Contiguous().Keep();
+        }
         Merged = true;
     }
 
-    /// <summary>W ← W − scale·B·A, restoring the base weight (up to float rounding).</summary>
+    /// <summary>Restores the base weight (up to float rounding).</summary>
     public void Unmerge()
     {
         if (!Merged) throw new InvalidOperationException("lora: not merged");
         using var scope = TensorScope.Begin();
-        BaseLayer.Weight.AddInPlace(DeltaWeight(), -1f);
+        using var noGrad = GradMode.NoGrad();
+        var w = BaseLayer.Weight;
+        if (_mergedScale is null) w.AddInPlace(DeltaWeight(), -1f);
+        else
+        {
+            w.CopyFrom(w.Value / _mergedScale - DeltaWeight());
+            _mergedScale.Dispose();
+            _mergedScale = null;
+        }
         Merged = false;
     }
 
-    public override string ToString() => $"LoraLinear(in={BaseLayer.InFeatures}, out={BaseLayer.OutFeatures}, r={Rank}, scale={Scale}, merged={Merged})";
+    public override string ToString() => $"LoraLinear(in={BaseLayer.InFeatures}, out={BaseLayer.OutFeatures}, r={Rank}, scale={Scale}, dora={Magnitude is not null}, merged={Merged})";
 }

@@ -1,0 +1,70 @@
+using Finetune.Nn.Data;
+using Finetune.Nn.IO;
+using Finetune.Nn.Training;
+
+namespace Finetune.Nn;
+
+/// <summary>
+/// A ViT encoder folder: <c>config.json</c> + <c>model.safetensors</c> (HF names without the <c>vit.</c> prefix), each
+/// written atomically. The Fashion-MNIST ViT that <c>finetune pretrain-vit</c> trains is cached under the data cache.
+/// </summary>
+public static class VitCheckpoint
+{
+    public const string ConfigFile = "config.json";
+    public const string WeightsFile = "model.safetensors";
+
+    /// <summary>The classes the cached ViT is pretrained on; PEFT methods adapt it to the other five.</summary>
+    public static readonly IReadOnlyList<int> PretrainClasses = new[] { 0, 1, 2, 3, 4 };
+
+    public static readonly IReadOnlyList<int> AdaptClasses = new[] { 5, 6, 7, 8, 9 };
+
+    /// <summary>Where pretrain-vit caches its model: &lt;cache&gt;/vit-fashion-mnist-0-4.</summary>
+    public static string DefaultDirectory(string? cacheDirectory = null) =>
+        Path.Combine(cacheDirectory ?? ImdbReviews.DefaultCacheDirectory(), "vit-fashion-mnist-0-4");
+
+    public static void Save(VitModel model, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Directory.CreateDirectory(directory);
+        var state = model.StateDict();
+        try
+        {
+            SafeTensors.Save(Path.Combine(directory, WeightsFile), state, new Dictionary<string, string> { ["format"] = "pt" });
+        }
+        finally
+        {
+            foreach (var t in state.Values) t.Dispose();
+        }
+        // The config goes last: its presence marks a complete checkpoint.
+        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), model.Config.ToJson());
+    }
+
+    public static VitModel Load(string directory)
+    {
+        string configPath = Path.Combine(directory, ConfigFile), weightsPath = Path.Combine(directory, WeightsFile);
+        if (!File.Exists(configPath))
+            throw new FileNotFoundException($"{configPath}: not found; run 'finetune pretrain-vit' first to train and cache the ViT", configPath);
+        var config = VitConfig.FromJson(File.ReadAllText(configPath), configPath);
+        var state = SafeTensors.Load(weightsPath);
+        try
+        {
+            var model = new VitModel(config, new Generator(0));
+            try
+            {
+                model.LoadStateDict(state, strict: true, weightsPath);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+            return model;
+        }
+        finally
+        {
+            foreach (var t in state.Values) t.Dispose();
+        }
+    }
+
+    public static bool Exists(string directory) => File.Exists(Path.Combine(directory, ConfigFile)) && File.Exists(Path.Combine(directory, WeightsFile));
+}

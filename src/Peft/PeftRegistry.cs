@@ -1,0 +1,145 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Finetune.Peft.Adapters;
+using Finetune.Peft.BitFit;
+using Finetune.Peft.Full;
+using Finetune.Peft.IA3;
+using Finetune.Peft.LnTuning;
+using Finetune.Peft.Lora;
+using Finetune.Peft.Prefix;
+using Finetune.Peft.Prompts;
+
+namespace Finetune.Peft;
+
+/// <summary>One method: how its config is read back from adapter_config.json and how it changes a model.</summary>
+public interface IPeftMethod
+{
+    /// <summary>The <c>peft_type</c> tag of its configs.</summary>
+    string PeftType { get; }
+
+    Type ConfigType { get; }
+
+    /// <summary>Changes the model (whose base parameters are already frozen), recording every change in <paramref name="injection"/>.</summary>
+    void Inject(PeftConfig config, Injection injection);
+
+    PeftConfig ParseConfig(string json, string source);
+}
+
+/// <summary>The typed base each method folder implements.</summary>
+public abstract class PeftMethod<TConfig> : IPeftMethod where TConfig : PeftConfig
+{
+    public abstract string PeftType { get; }
+
+    public Type ConfigType => typeof(TConfig);
+
+    public void Inject(PeftConfig config, Injection injection) => Inject((TConfig)config, injection);
+
+    public PeftConfig ParseConfig(string json, string source) => Parse(json, source);
+
+    protected abstract void Inject(TConfig config, Injection injection);
+
+    protected virtual TConfig Parse(string json, string source)
+    {
+        JsonObject o;
+        try
+        {
+            o = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: the top level is not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{source}: not valid JSON: {e.Message}", e);
+        }
+        return PeftConfig.FromJson<TConfig>(o, source);
+    }
+}
+
+/// <summary>The model families a preset knows targets for.</summary>
+public enum ModelFamily
+{
+    Bert,
+    Vit,
+}
+
+/// <summary>A named, ready-made config: what <c>--method</c> and <c>finetune compare</c> accept.</summary>
+public sealed record PeftPreset(string Name, string Summary, Func<ModelFamily, int, PeftConfig> Create, float BertLearningRate, float VitLearningRate, ModelFamily[] Families)
+{
+    public float LearningRate(ModelFamily family) => family == ModelFamily.Bert ? BertLearningRate : VitLearningRate;
+}
+
+/// <summary>
+/// Every method by its config type and tag, and the named presets. Adding a method is adding a folder and one line in
+/// <see cref="Methods"/> (and a preset to make it reachable by name).
+/// </summary>
+public static class PeftRegistry
+{
+    public static IReadOnlyList<IPeftMethod> Methods { get; } = new IPeftMethod[]
+    {
+        new FullFineTuningMethod(), new LinearProbeMethod(), new LoraMethod(), new Ia3Method(), new BitFitMethod(),
+        new LnTuningMethod(), new PromptTuningMethod(), new PrefixTuningMethod(), new BottleneckMethod(),
+    };
+
+    private static readonly ModelFamily[] Both = { ModelFamily.Bert, ModelFamily.Vit };
+    private static readonly string[] Head = { "classifier" };
+
+    /// <summary>LoRA targets: BERT's query and value; ViT's query, key, value and both feed-forward projections.</summary>
+    public static IReadOnlyList<string> LoraTargets(ModelFamily family) => family == ModelFamily.Bert
+        ? new[] { "query", "value" }
+        : new[] { "query", "key", "value", "intermediate.dense", "layer.*.output.dense" };
+
+    private static LoraConfig Lora(ModelFamily f) => new() { Rank = 8, Alpha = 16, Dropout = 0.1f, TargetModules = LoraTargets(f), ModulesToSave = Head };
+
+    public static IReadOnlyList<PeftPreset> Presets { get; } = new PeftPreset[]
+    {
+        new("linear-probe", "frozen encoder, new head only", (_, _) => new LinearProbeConfig { ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
+        new("full", "every weight trains", (_, _) => new FullFineTuningConfig { ModulesToSave = Head }, 3e-5f, 5e-4f, Both),
+        new("freeze-lower", "full fine-tuning with the embeddings and the lower half of the layers frozen",
+            (_, layers) => new FullFineTuningConfig { FreezeEmbeddings = true, FreezeLayers = layers / 2, ModulesToSave = Head }, 3e-5f, 5e-4f, Both),
+        new("lora", "LoRA r=8, α=16", (f, _) => Lora(f), 1e-3f, 3e-3f, Both),
+        new("rslora", "LoRA r=8 with rank-stabilised scaling α/√r", (f, _) => Lora(f) with { UseRsLora = true }, 1e-3f, 3e-3f, Both),
+        new("dora", "DoRA r=8: learned magnitude, LoRA direction", (f, _) => Lora(f) with { UseDora = true }, 1e-3f, 3e-3f, Both),
+        new("ia3", "IA3: learned scaling of keys, values and feed-forward activations", (_, _) => new Ia3Config { ModulesToSave = Head }, 3e-3f, 1e-2f, Both),
+        new("bitfit", "biases only", (_, _) => new BitFitConfig { ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
+        new("ln-tuning", "LayerNorm weights and biases only", (_, _) => new LnTuningConfig { ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
+        new("prompt", "prompt tuning: 20 virtual tokens (BERT: from vocabulary words; ViT: VPT-shallow, 10 tokens)",
+            (f, _) => f == ModelFamily.Bert
+                ? new PromptTuningConfig { NumVirtualTokens = 20, Init = PromptInit.Vocabulary, ModulesToSave = Head }
+                : new PromptTuningConfig { NumVirtualTokens = 10, ModulesToSave = Head }, 1e-2f, 1e-2f, Both),
+        new("vpt-deep", "VPT-deep: 10 learned tokens in every layer", (_, _) => new PromptTuningConfig { NumVirtualTokens = 10, Deep = true, ModulesToSave = Head }, 1e-2f, 1e-2f, new[] { ModelFamily.Vit }),
+        new("prefix", "prefix tuning (P-tuning v2): 10 key/value prefixes per layer", (_, _) => new PrefixTuningConfig { NumVirtualTokens = 10, ModulesToSave = Head }, 1e-2f, 1e-2f, Both),
+        new("prefix-mlp", "prefix tuning with the reparameterisation MLP", (_, _) => new PrefixTuningConfig { NumVirtualTokens = 10, Projection = true, ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
+        new("houlsby", "Houlsby adapters after attention and FFN, reduction 16 (ViT: 4)", (f, _) => new BottleneckConfig { Variant = BottleneckVariant.Houlsby, ReductionFactor = f == ModelFamily.Bert ? 16 : 4, ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
+        new("pfeiffer", "Pfeiffer adapter after the FFN, reduction 16 (ViT: 4)", (f, _) => new BottleneckConfig { Variant = BottleneckVariant.Pfeiffer, ReductionFactor = f == ModelFamily.Bert ? 16 : 4, ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
+        new("parallel", "parallel adapter beside the FFN, reduction 16 (ViT: 4), scale 4", (f, _) => new BottleneckConfig { Variant = BottleneckVariant.Parallel, ReductionFactor = f == ModelFamily.Bert ? 16 : 4, Scaling = 4f, ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
+    };
+
+    public static IPeftMethod ForConfig(PeftConfig config) =>
+        Methods.FirstOrDefault(m => m.ConfigType == config.GetType())
+        ?? throw new ArgumentException($"peft: no registered method takes a {config.GetType().Name}");
+
+    public static IPeftMethod ForPeftType(string peftType, string source = "adapter_config.json") =>
+        Methods.FirstOrDefault(m => m.PeftType == peftType)
+        ?? throw new InvalidDataException($"{source}: field 'peft_type' is '{peftType}', not one of {string.Join(", ", Methods.Select(m => m.PeftType))}");
+
+    public static PeftPreset Preset(string name) =>
+        Presets.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new ArgumentException($"peft: unknown method '{name}'; known: {string.Join(", ", Presets.Select(p => p.Name))}");
+
+    /// <summary>The presets that apply to <paramref name="family"/>, in table order.</summary>
+    public static IEnumerable<PeftPreset> PresetsFor(ModelFamily family) => Presets.Where(p => p.Families.Contains(family));
+
+    /// <summary>Reads any method's adapter_config.json, dispatching on its peft_type.</summary>
+    public static PeftConfig ReadConfig(string json, string source = "adapter_config.json")
+    {
+        string? type;
+        try
+        {
+            type = (JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: the top level is not a JSON object"))["peft_type"]?.GetValue<string>();
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{source}: not a valid adapter config: {e.Message}", e);
+        }
+        if (type is null) throw new InvalidDataException($"{source}: field 'peft_type' is missing");
+        return ForPeftType(type, source).ParseConfig(json, source);
+    }
+}
