@@ -49,6 +49,38 @@ public class BadInputTests
         Throws<InvalidOperationException>(() => ids.RequiresGrad = true, "int32");
     }
 
+    public static IEnumerable<TestCaseData> FloatOps()
+    {
+        foreach (var (name, op) in new (string, Func<Tensor, Tensor>)[]
+        {
+            ("neg", x => x.Neg()), ("exp", x => x.Exp()), ("log", x => x.Log()), ("sqrt", x => x.Sqrt()), ("rsqrt", x => x.Rsqrt()),
+            ("tanh", x => x.Tanh()), ("relu", x => x.Relu()), ("sigmoid", x => x.Sigmoid()), ("abs", x => x.Abs()),
+            ("gelu", x => x.Gelu()), ("gelu_tanh", x => x.Gelu(tanhApproximation: true)), ("scale", x => x.Scale(2f)),
+            ("pow", x => x.Pow(2f)), ("add_scalar", x => x.AddScalar(1f)), ("sum", x => x.Sum()), ("max", x => x.Max(0)),
+            ("softmax", x => x.Softmax()), ("log_softmax", x => x.LogSoftmax()), ("dropout", x => x.Dropout(0.5f, true)),
+            ("layer_norm", x => x.LayerNorm(Tensor.Ones(2), Tensor.Zeros(2))), ("sub", x => x - Tensor.Zeros(2)),
+            ("div", x => x / Tensor.Ones(2)), ("linear", x => Tensor.Linear(x, Tensor.Ones(3, 2))),
+        })
+            yield return new TestCaseData(name, op).SetName($"Op_{name}_refuses_int32_input_naming_itself");
+    }
+
+    [TestCaseSource(nameof(FloatOps))]
+    public void Float_op_refuses_int32_input(string name, Func<Tensor, Tensor> op)
+    {
+        var ids = Tensor.FromArray(new[] { 1, 2 }, 2);
+        var e = Assert.Catch<ArgumentException>(() => op(ids))!;
+        Assert.That(e.Message, Does.Contain(name.Replace("_tanh", "")).And.Contain("int32"));
+    }
+
+    [Test]
+    public void Reductions_name_an_out_of_range_dim()
+    {
+        Throws<ArgumentOutOfRangeException>(() => Z(2, 3).Max(2), "max", "dim 2");
+        Throws<ArgumentOutOfRangeException>(() => Z(2, 3).Mean(-3), "mean", "dim -3");
+        Throws<ArgumentException>(() => Z(2, 0).Max(1), "max", "empty");
+        Throws<ArgumentException>(() => Z(2, 3).Sum(new[] { 1, 1 }), "sum", "repeated");
+    }
+
     [Test]
     public void Tensors_on_different_devices_are_refused()
     {
