@@ -211,7 +211,18 @@ public sealed class BertEncoder : Module
 
     public Tensor Forward(Tensor x, Tensor? additiveMask)
     {
-        for (int i = 0; i < _layers.Count; i++) x = this[i].Forward(x, additiveMask);
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            if (GradMode.IsEnabled)
+            {
+                x = this[i].Forward(x, additiveMask);
+                continue;
+            }
+            // Without a graph nothing needs a layer's intermediates afterwards: free them layer by layer, so
+            // inference holds one layer's activations instead of all of them.
+            using var scope = TensorScope.Begin();
+            x = scope.Return(this[i].Forward(x, additiveMask));
+        }
         return x;
     }
 }
