@@ -11,7 +11,7 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var steps = new Option<int>("--steps") { Description = "optimizer steps", DefaultValueFactory = _ => 250 };
+        var steps = new Option<int>("--steps") { Description = "optimizer steps", DefaultValueFactory = _ => 300 };
         var batch = new Option<int>("--batch-size") { Description = "reviews per step", DefaultValueFactory = _ => 16 };
         var maxLength = new Option<int>("--max-length") { Description = "tokens per review", DefaultValueFactory = _ => 128 };
         var test = new Option<int>("--test-examples") { Description = "held-out test reviews to score", DefaultValueFactory = _ => 2000 };
