@@ -1,5 +1,4 @@
 using Finetune.Nn;
-using Finetune.Nn.IO;
 using Finetune.Peft.Adapters;
 using Finetune.Peft.IA3;
 using Finetune.Peft.Lora;
@@ -14,13 +13,10 @@ namespace Finetune.Tests.Peft;
 /// </summary>
 public class PeftLayerParityTests
 {
-    private const double Tolerance = 1e-4;
-
     [Test]
     public void Forward_and_gradients_of_a_layer_with_every_hook_match_pytorch()
     {
-        var path = Path.Combine(TestContext.CurrentContext.TestDirectory, "fixtures", "peft_layer.safetensors");
-        var f = SafeTensors.Load(path);
+        var f = LayerParity.LoadFixture("peft_layer.safetensors");
         try
         {
             var config = new BertConfig
@@ -40,42 +36,11 @@ public class PeftLayerParityTests
             self.AddChild(Hooks.Prefix, new LayerPrefix(encoder, 0));
             layer.AddChild(Hooks.AttentionAdapter, new BottleneckAdapter(16, 4, parallel: false, 1f, "relu", g));
             layer.AddChild(Hooks.OutputAdapter, new BottleneckAdapter(16, 4, parallel: true, 4f, "gelu", g));
-            var state = f.Where(kv => kv.Key.StartsWith("param.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key["param.".Length..], kv => kv.Value);
-            layer.LoadStateDict(state, strict: true, path);
-
-            using var scope = TensorScope.Begin();
-            var x = f["input"];
-            x.RequiresGrad = true;
-            var y = layer.Forward(x, BertModel.AdditiveMask(f["attention_mask"]));
-            Compare("output", y.ToArray(), f["output"].ToArray());
-            y.Backward(f["grad_output"]);
-            Compare("grad.input", x.Grad!.ToArray(), f["grad.input"].ToArray());
-            int compared = 0;
-            foreach (var (name, p) in layer.NamedParameters())
-            {
-                if (!p.Trainable)
-                {
-                    Assert.That(p.Grad, Is.Null, name);
-                    continue;
-                }
-                Assert.That(f.ContainsKey("grad." + name), name);
-                Compare("grad." + name, p.Grad!.ToArray(), f["grad." + name].ToArray());
-                compared++;
-            }
-            Assert.That(compared, Is.EqualTo(16), "LoRA A/B ×2, DoRA magnitude, IA3 ×2, prefix table, 2 adapters × 4");
+            LayerParity.AssertMatches(layer, f, 16, "LoRA A/B ×2, DoRA magnitude, IA3 ×2, prefix table, 2 adapters × 4");
         }
         finally
         {
             foreach (var t in f.Values) t.Dispose();
         }
-    }
-
-    private static void Compare(string what, float[] actual, float[] expected)
-    {
-        Assert.That(actual, Has.Length.EqualTo(expected.Length), what);
-        double maxErr = actual.Zip(expected, (a, e) => (double)Math.Abs(a - e)).Max();
-        double scale = expected.Max(e => Math.Abs(e));
-        TestContext.Out.WriteLine($"{what}: max abs error vs PyTorch {maxErr:E2} (max |value| {scale:F3})");
-        Assert.That(maxErr, Is.LessThan(Tolerance), what);
     }
 }
