@@ -242,6 +242,21 @@ public abstract class Module : IDisposable
         return dict;
     }
 
+    /// <summary>Loads <paramref name="state"/> strictly into a freshly built <paramref name="model"/>; disposes it if the state does not fit.</summary>
+    public static T WithState<T>(T model, IReadOnlyDictionary<string, Tensor> state, string source) where T : Module
+    {
+        try
+        {
+            model.LoadStateDict(state, strict: true, source);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>
     /// Copies values into the parameters by dotted path. Shapes must match. With <paramref name="strict"/>,
     /// every parameter must be given and no unknown name may appear; the error lists all problems at once.

@@ -43,16 +43,7 @@ public static class BertCheckpoint
                 state[n] = t;
             }
             var model = new BertModel(config, new Generator(0), addPooler: state.ContainsKey("pooler.dense.weight"));
-            try
-            {
-                model.LoadStateDict(state, strict: true, weightsPath);
-            }
-            catch
-            {
-                model.Dispose();
-                throw;
-            }
-            return model;
+            return Module.WithState(model, state, weightsPath);
         }
         finally
         {

@@ -49,16 +49,7 @@ public static class VitCheckpoint
         try
         {
             var model = new VitModel(config, new Generator(0));
-            try
-            {
-                model.LoadStateDict(state, strict: true, weightsPath);
-            }
-            catch
-            {
-                model.Dispose();
-                throw;
-            }
-            return model;
+            return Module.WithState(model, state, weightsPath);
         }
         finally
         {
