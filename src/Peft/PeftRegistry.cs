@@ -91,9 +91,9 @@ public static class PeftRegistry
     public static IReadOnlyList<PeftPreset> Presets { get; } = new PeftPreset[]
     {
         new("linear-probe", "frozen encoder, new head only", (_, _) => new LinearProbeConfig { ModulesToSave = Head }, 1e-3f, 3e-3f, Both),
-        new("full", "every weight trains", (_, _) => new FullFineTuningConfig { ModulesToSave = Head }, 3e-5f, 5e-4f, Both),
+        new("full", "every weight trains", (_, _) => new FullFineTuningConfig { ModulesToSave = Head }, 5e-5f, 5e-4f, Both),
         new("freeze-lower", "full fine-tuning with the embeddings and the lower half of the layers frozen",
-            (_, layers) => new FullFineTuningConfig { FreezeEmbeddings = true, FreezeLayers = layers / 2, ModulesToSave = Head }, 3e-5f, 5e-4f, Both),
+            (_, layers) => new FullFineTuningConfig { FreezeEmbeddings = true, FreezeLayers = layers / 2, ModulesToSave = Head }, 5e-5f, 5e-4f, Both),
         new("lora", "LoRA r=8, α=16", (f, _) => Lora(f), 1e-3f, 3e-3f, Both),
         new("rslora", "LoRA r=8 with rank-stabilised scaling α/√r", (f, _) => Lora(f) with { UseRsLora = true }, 1e-3f, 3e-3f, Both),
         new("dora", "DoRA r=8: learned magnitude, LoRA direction", (f, _) => Lora(f) with { UseDora = true }, 1e-3f, 3e-3f, Both),

@@ -18,12 +18,16 @@ internal sealed class CommonOptions
     public readonly Option<int> FreezeLayers = new("--freeze-layers") { Description = "full fine-tuning: freeze the embeddings and the lowest N layers", DefaultValueFactory = _ => 0 };
     public readonly Option<bool> FreezeEmbeddings = new("--freeze-embeddings") { Description = "full fine-tuning: freeze the embeddings" };
     public readonly Option<int> BatchSize = new("--batch-size") { Description = "examples per step", DefaultValueFactory = _ => 16 };
-    public readonly Option<float?> LearningRate = new("--lr") { Description = "peak learning rate (default: the method preset's rate for BERT, e.g. 1e-3 for LoRA, 3e-5 for full)" };
+    public readonly Option<float?> LearningRate = new("--lr") { Description = "peak learning rate (default: the method preset's rate for BERT, e.g. 1e-3 for LoRA, 5e-5 for full)" };
     public readonly Option<int> MaxLength = new("--max-length") { Description = "tokens per review (truncation)", DefaultValueFactory = _ => 256 };
-    public readonly Option<TruncationMode> Truncation = new("--truncation") { Description = "head | headandtail: which tokens of a long review to keep", DefaultValueFactory = _ => TruncationMode.HeadAndTail };
+    public readonly Option<TruncationMode> Truncation = TruncationOption();
     public readonly Option<int> Threads = new("--threads") { Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
     public readonly Option<ulong> Seed = new("--seed") { Description = "seed of init, data order and dropout", DefaultValueFactory = _ => 42UL };
     public readonly Option<string?> Output = new("--output", "-o") { Description = "directory for the report, loss plot, checkpoints and weights" };
+
+    /// <summary>--truncation, for every command that tokenizes reviews: head and tail by default (a review's verdict is often at its end).</summary>
+    public static Option<TruncationMode> TruncationOption() =>
+        new("--truncation") { Description = "head | headandtail: which tokens of a long review to keep", DefaultValueFactory = _ => TruncationMode.HeadAndTail };
 
     /// <summary>The registry's presets, for --method help.</summary>
     public static string MethodHelp => "one of: " + string.Join(", ", PeftRegistry.Presets.Select(p => p.Name));

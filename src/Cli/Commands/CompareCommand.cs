@@ -22,16 +22,17 @@ internal static class CompareCommand
         var model = new Option<string>("--model") { Description = "minilm (IMDB sentiment) | vit (Fashion-MNIST classes 5-9 on the cached ViT)", Required = true };
         var methods = new Option<string?>("--methods") { Description = "comma-separated presets (default: every one that fits the model): " + string.Join(", ", PeftRegistry.Presets.Select(p => p.Name)) };
         var steps = new Option<int>("--steps") { Description = "optimizer steps per method", DefaultValueFactory = _ => 300 };
-        var batch = new Option<int>("--batch-size") { Description = "examples per step", DefaultValueFactory = _ => 32 };
+        var batch = new Option<int?>("--batch-size") { Description = "examples per step (default: 16 reviews for minilm, as in the demo; 32 images for vit)" };
         var trainExamples = new Option<int>("--train-examples") { Description = "training examples", DefaultValueFactory = _ => 20_000 };
         var testExamples = new Option<int>("--test-examples") { Description = "held-out examples to score", DefaultValueFactory = _ => 2000 };
         var maxLength = new Option<int>("--max-length") { Description = "minilm: tokens per review", DefaultValueFactory = _ => 128 };
+        var truncation = CommonOptions.TruncationOption();
         var output = new Option<string?>("--output", "-o") { Description = "directory for compare.json and compare.png (default: compare-<model>)" };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var seed = new Option<ulong>("--seed") { Description = "seed of init, data order and dropout", DefaultValueFactory = _ => 42UL };
         var command = new Command("compare", "Train every PEFT method with the same step budget and print one table (also JSON and a bar chart)")
         {
-            model, methods, steps, batch, trainExamples, testExamples, maxLength, output, threads, seed,
+            model, methods, steps, batch, trainExamples, testExamples, maxLength, truncation, output, threads, seed,
         };
         command.SetAction(r => CliErrors.Run(() =>
         {
@@ -49,7 +50,7 @@ internal static class CompareCommand
             var train = new TrainOptions
             {
                 MaxSteps = CommonOptions.Positive(r.GetValue(steps), "--steps"),
-                BatchSize = CommonOptions.Positive(r.GetValue(batch), "--batch-size"),
+                BatchSize = CommonOptions.Positive(r.GetValue(batch) ?? (family == ModelFamily.Bert ? 16 : 32), "--batch-size"),
                 WarmupRatio = 0.1f,
                 EvalBatchSize = 128,
                 ShowProgress = !Console.IsOutputRedirected,
@@ -81,6 +82,7 @@ internal static class CompareCommand
                 var reviews = ImdbRun.Take(split.Train, trainCount, "--train-examples");
                 var test = ImdbRun.Take(split.Test, testCount, "--test-examples");
                 var tokenizer = MiniLm.LoadTokenizer(maxTokens);
+                tokenizer.Truncation = r.GetValue(truncation);
                 title = $"IMDB sentiment on all-MiniLM-L6-v2: {train.MaxSteps} steps × {train.BatchSize} reviews, max {maxTokens} tokens";
                 AnsiConsole.MarkupLine($"[bold]finetune compare[/]: {Markup.Escape(title)}, {names.Count} methods, {CpuParallel.Threads} threads");
                 results = MethodComparison.Run(names, family, o => FineTuning.MiniLm(o with { PromptInitText = ImdbPrompt }),

@@ -32,7 +32,7 @@ internal static class DemoCommand
                 {
                     MaxSteps = CommonOptions.Positive(r.GetValue(steps), "--steps"),
                     BatchSize = CommonOptions.Positive(r.GetValue(batch), "--batch-size"),
-                    LearningRate = fineTune.Method == "full" ? 5e-5f : fineTune.Preset.LearningRate(ModelFamily.Bert),
+                    LearningRate = fineTune.Preset.LearningRate(ModelFamily.Bert),
                     WarmupRatio = 0.1f,
                     OutputDirectory = r.GetValue(output),
                     RunName = fineTune.Describe(),

@@ -17,7 +17,7 @@ internal static class EvalCommand
         var split = new Option<string>("--split") { Description = "test | validation", DefaultValueFactory = _ => "test" };
         var examples = new Option<int>("--examples") { Description = "reviews to score", DefaultValueFactory = _ => 2000 };
         var maxLength = new Option<int>("--max-length") { Description = "tokens per review", DefaultValueFactory = _ => 256 };
-        var truncation = new Option<TruncationMode>("--truncation") { Description = "head | headandtail: which tokens of a long review to keep", DefaultValueFactory = _ => TruncationMode.HeadAndTail };
+        var truncation = CommonOptions.TruncationOption();
         var command = new Command("eval", "Evaluate a fine-tuned model on IMDB reviews") { model, split, examples, maxLength, truncation };
         command.SetAction(r => CliErrors.Run(() =>
         {
