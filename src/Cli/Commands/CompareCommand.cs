@@ -65,7 +65,11 @@ internal static class CompareCommand
             if (family == ModelFamily.Vit)
             {
                 var dir = VitCheckpoint.DefaultDirectory();
-                if (!VitCheckpoint.Exists(dir)) throw new FileNotFoundException($"no pretrained ViT in {dir}; run 'finetune pretrain-vit' first", dir);
+                if (!VitCheckpoint.Exists(dir))
+                {
+                    AnsiConsole.MarkupLine($"[yellow]No pretrained ViT cached in {Markup.Escape(dir)}: running pretrain-vit with its defaults first.[/]");
+                    PretrainVitCommand.Pretrain(new PretrainVitCommand.Settings(), dir);
+                }
                 var (trainImages, testImages) = FashionMnistRun.Load(VitCheckpoint.AdaptClasses, trainCount, testCount);
                 title = $"Fashion-MNIST {FashionMnistRun.ClassList(VitCheckpoint.AdaptClasses)} on the ViT pretrained on classes 0-4: {train.MaxSteps} steps × {train.BatchSize}";
                 AnsiConsole.MarkupLine($"[bold]finetune compare[/]: {Markup.Escape(title)}, {names.Count} methods, {CpuParallel.Threads} threads");
