@@ -369,35 +369,35 @@ extern "C" __global__ void reduce_cols_f32(int op, const float* x, float* y, int
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Softmax and log-softmax of each row, forward and backward: one block per row, block reductions.
+// Softmax and log-softmax of each row of scale·x + mask, forward and backward: one block per row, block
+// reductions. Row r adds mask row (r / mask_div) % mask_rows (attention's [B, 1, 1, T] padding mask over
+// [B, heads, T, T] scores); mask may be null. z is recomputed in each pass rather than stored.
 // ---------------------------------------------------------------------------------------------------------
 
-extern "C" __global__ void softmax_f32(int log_softmax, const float* x, float* y, int rows, int cols)
+extern "C" __global__ void softmax_f32(int log_softmax, const float* x, float* y, int rows, int cols,
+                                       float scale, const float* mask, int mask_rows, long long mask_div)
 {
     for (long long r = blockIdx.x; r < rows; r += gridDim.x)
     {
         const float* xr = x + r * cols;
+        const float* mr = mask ? mask + (r / mask_div % mask_rows) * cols : nullptr;
         float* yr = y + r * cols;
         float m = -INFINITY;
-        for (int j = threadIdx.x; j < cols; j += blockDim.x) m = nan_max(m, xr[j]);
+        for (int j = threadIdx.x; j < cols; j += blockDim.x) m = nan_max(m, mr ? fmaf(xr[j], scale, mr[j]) : xr[j] * scale);
         m = block_max(m);
         float s = 0.0f;
-        for (int j = threadIdx.x; j < cols; j += blockDim.x) s += expf(xr[j] - m);
+        for (int j = threadIdx.x; j < cols; j += blockDim.x) s += expf((mr ? fmaf(xr[j], scale, mr[j]) : xr[j] * scale) - m);
         s = block_sum(s);
-        if (log_softmax)
+        float ls = logf(s), inv = 1.0f / s;
+        for (int j = threadIdx.x; j < cols; j += blockDim.x)
         {
-            float ls = logf(s);
-            for (int j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = (xr[j] - m) - ls;
-        }
-        else
-        {
-            float inv = 1.0f / s;
-            for (int j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = expf(xr[j] - m) * inv;
+            float z = (mr ? fmaf(xr[j], scale, mr[j]) : xr[j] * scale) - m;
+            yr[j] = log_softmax ? z - ls : expf(z) * inv;
         }
     }
 }
 
-extern "C" __global__ void softmax_backward_f32(int log_softmax, const float* y, const float* gy, float* gx, int rows, int cols)
+extern "C" __global__ void softmax_backward_f32(int log_softmax, const float* y, const float* gy, float* gx, int rows, int cols, float scale)
 {
     for (long long r = blockIdx.x; r < rows; r += gridDim.x)
     {
@@ -405,11 +405,11 @@ extern "C" __global__ void softmax_backward_f32(int log_softmax, const float* y,
         const float* gr = gy + r * cols;
         float* xr = gx + r * cols;
         float s = 0.0f;
-        // log: gx = gy - softmax·Σgy; softmax: gx = y·(gy - Σ y·gy)
+        // log: gx = scale·(gy - softmax·Σgy); softmax: gx = scale·y·(gy - Σ y·gy)
         for (int j = threadIdx.x; j < cols; j += blockDim.x) s += log_softmax ? gr[j] : yr[j] * gr[j];
         s = block_sum(s);
         for (int j = threadIdx.x; j < cols; j += blockDim.x)
-            xr[j] = log_softmax ? gr[j] - expf(yr[j]) * s : yr[j] * (gr[j] - s);
+            xr[j] = scale * (log_softmax ? gr[j] - expf(yr[j]) * s : yr[j] * (gr[j] - s));
     }
 }
 

@@ -13,6 +13,6 @@ if (args.Length > 0 && args[0] == "bdn")
     return 0;
 }
 Console.Error.WriteLine("usage: Finetune.Bench gemm [--threads N] [--quick] [--no-peer] [--kernel avx512|avx2|portable] [--kc N] [--mc N] [--nc N] [--only NAME]");
-Console.Error.WriteLine("       Finetune.Bench step [--batch 8] [--seq 128] [--reps 5] [--threads 2] [--rounds 2]   MiniLM training step vs PyTorch, forward vs ONNX Runtime");
+Console.Error.WriteLine("       Finetune.Bench step [--batch 8] [--seq 128] [--reps 5] [--threads 2] [--rounds 2] [--profile forward|lora|full]   MiniLM training step vs PyTorch, forward vs ONNX Runtime");
 Console.Error.WriteLine("       Finetune.Bench bdn [BenchmarkDotNet arguments, e.g. --filter '*Gemm*']");
 return 2;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Finetune.Kernels.Cpu;
+using Finetune.Kernels.Profiling;
 using Finetune.Nn.IO;
 using Finetune.Nn.Optim;
 using Finetune.Nn.Training;
@@ -27,11 +28,31 @@ public static class StepTable
         var ours = new Dictionary<string, double>();
         var peer = new Dictionary<string, double>();
         void Keep(Dictionary<string, double> d, string k, double v) => d[k] = d.TryGetValue(k, out var old) ? Math.Min(old, v) : v;
+        int profile = Array.IndexOf(args, "--profile");
+        if (profile >= 0)
+        {
+            // One step of the named measure under the kernel profiler, after two warm-up steps.
+            var what = profile + 1 < args.Length ? args[profile + 1] : "forward";
+            double Profiled(Action step)
+            {
+                step();
+                step();
+                using var profiler = KernelProfiler.Start();
+                var clock = Stopwatch.StartNew();
+                step();
+                Console.WriteLine($"{what}, batch {batch} × {seq} tokens, {threads} threads: {clock.Elapsed.TotalMilliseconds:F1} ms wall");
+                Console.WriteLine(profiler.Summary());
+                return clock.Elapsed.TotalSeconds;
+            }
+            _ = what == "forward" ? EngineForward(ids, batch, seq, Profiled) : EngineStep(what, ids, batch, seq, Profiled);
+            return 0;
+        }
+        double Timed(Action step) => Median(reps, step);
         for (int round = 0; round < rounds; round++)
         {
-            Keep(ours, "lora_step_s", EngineStep("lora", ids, batch, seq, reps));
-            Keep(ours, "full_step_s", EngineStep("full", ids, batch, seq, reps));
-            Keep(ours, "forward_s", EngineForward(ids, batch, seq, reps));
+            Keep(ours, "lora_step_s", EngineStep("lora", ids, batch, seq, Timed));
+            Keep(ours, "full_step_s", EngineStep("full", ids, batch, seq, Timed));
+            Keep(ours, "forward_s", EngineForward(ids, batch, seq, Timed));
             Keep(peer, "ort_forward_s", OrtForward(ids, batch, seq, reps, threads));
             var torch = TorchPeer(batch, seq, reps, threads);
             if (torch is not null)
@@ -73,7 +94,7 @@ public static class StepTable
         return times[times.Count / 2];
     }
 
-    private static double EngineStep(string method, int[] ids, int batch, int seq, int reps)
+    private static double EngineStep(string method, int[] ids, int batch, int seq, Func<Action, double> measure)
     {
         using var prepared = FineTuning.MiniLm(new FineTuneOptions { Method = method });
         var model = prepared.Model;
@@ -82,7 +103,7 @@ public static class StepTable
         using var optimizer = new AdamW(parameters, 1e-4f);
         var mask = Enumerable.Repeat(1f, ids.Length).ToArray();
         var labels = Enumerable.Range(0, batch).Select(i => i % 2).ToArray();
-        return Median(reps, () =>
+        return measure(() =>
         {
             using var scope = TensorScope.Begin();
             var inputs = new Dictionary<string, Tensor> { ["input_ids"] = Tensor.FromArray(ids, batch, seq), ["attention_mask"] = Tensor.FromArray(mask, batch, seq) };
@@ -93,12 +114,12 @@ public static class StepTable
         });
     }
 
-    private static double EngineForward(int[] ids, int batch, int seq, int reps)
+    private static double EngineForward(int[] ids, int batch, int seq, Func<Action, double> measure)
     {
         using var encoder = MiniLm.LoadModel();
         encoder.Eval();
         var mask = Enumerable.Repeat(1f, ids.Length).ToArray();
-        return Median(reps, () =>
+        return measure(() =>
         {
             using var scope = TensorScope.Begin();
             using var noGrad = GradMode.NoGrad();

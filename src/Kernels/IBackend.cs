@@ -63,6 +63,16 @@ public interface IMemoryStats
 /// <summary>A contiguous run of elements starting at <see cref="Offset"/>.</summary>
 public readonly record struct Dense(DeviceBuffer Buffer, long Offset = 0);
 
+/// <summary>
+/// An additive mask of <paramref name="Rows"/> rows that a softmax broadcasts over its rows: row r of the input takes
+/// mask row <c>(r / Divisor) % Rows</c> (BERT's [B, 1, 1, T] padding mask over [B, heads, T, T] scores: Rows = B,
+/// Divisor = heads·T).
+/// </summary>
+public readonly record struct RowMask(Dense Values, int Rows, long Divisor)
+{
+    public long RowOf(long row) => row / Divisor % Rows;
+}
+
 /// <summary>A strided view of a buffer.</summary>
 public readonly record struct Strided(DeviceBuffer Buffer, Layout Layout);
 
@@ -117,10 +127,14 @@ public interface IBackend
         Dense a, int lda, long strideA, Dense b, int ldb, long strideB,
         float beta, Dense c, int ldc, long strideC, int batch);
 
-    /// <summary>Softmax (or log-softmax) of each row of a rows×cols matrix.</summary>
-    void Softmax(bool log, Dense x, Dense y, int rows, int cols);
+    /// <summary>
+    /// Softmax (or log-softmax) of each row of <c>scale·x + mask</c>, x rows×cols: attention's scale, padding mask
+    /// and softmax in one pass. Row r adds mask row <c>(r / mask.Divisor) % mask.Rows</c>; no mask adds nothing.
+    /// </summary>
+    void Softmax(bool log, Dense x, Dense y, int rows, int cols, float scale = 1f, RowMask? mask = null);
 
-    void SoftmaxBackward(bool log, Dense y, Dense gy, Dense gx, int rows, int cols);
+    /// <summary>The gradient of <see cref="Softmax"/> with respect to x, from its output y (the mask is constant).</summary>
+    void SoftmaxBackward(bool log, Dense y, Dense gy, Dense gx, int rows, int cols, float scale = 1f);
 
     /// <summary>Normalises each row; writes mean and 1/std per row for the backward pass.</summary>
     void LayerNorm(Dense x, Dense weight, Dense bias, Dense y, Dense mean, Dense rstd, int rows, int cols, float eps);

@@ -17,20 +17,73 @@ public sealed partial class Tensor
 
     public Tensor LogSoftmax(int dim = -1) => SoftmaxOf(true, dim);
 
-    private Tensor SoftmaxOf(bool log, int dim)
+    /// <summary>
+    /// softmax(scale·this + additiveMask) over the last dim, in one kernel: attention's 1/√d scale, padding mask and
+    /// softmax without two extra passes over the scores. The mask broadcasts to this tensor's shape and is a
+    /// constant: a mask that requires a gradient, or one whose broadcast is not one block of row dims (e.g. a
+    /// per-head [heads, T, T] mask under [B, heads, T, T] scores), runs as the composed ops instead.
+    /// </summary>
+    public Tensor ScaledMaskedSoftmax(float scale, Tensor? additiveMask = null)
     {
-        string name = log ? "log_softmax" : "softmax";
+        const string name = "scaled_masked_softmax";
+        if (!float.IsFinite(scale)) throw new ArgumentOutOfRangeException(nameof(scale), scale, $"{name}: scale must be finite");
+        if (additiveMask is null) return SoftmaxOf(false, -1, scale);
+        CheckFloat(name, "input");
+        additiveMask.CheckFloat(name, "mask");
+        CheckSameDevice(name, this, additiveMask);
+        if (Rank == 0) throw new ArgumentException($"{name}: input must have at least one dim");
+        if (additiveMask.Rank > Rank)
+            throw new ArgumentException($"{name}: mask {additiveMask.Describe()} has more dims than the scores {Describe()}");
+        var broadcast = BroadcastShape(name, _shape, additiveMask._shape);
+        if (!broadcast.AsSpan().SequenceEqual(_shape))
+            throw new ArgumentException($"{name}: mask {additiveMask.Describe()} does not broadcast to the scores {Describe()}");
+        if ((additiveMask.RequiresGrad && GradMode.IsEnabled) || MaskRows(additiveMask._shape) is not { } rows)
+            return (this * scale + additiveMask).Softmax();
+        return SoftmaxOf(false, -1, scale, new RowMask(additiveMask.Contiguous().Dense, rows.Rows, rows.Divisor), name);
+    }
+
+    /// <summary>
+    /// How the rows of a mask broadcast over this tensor's rows, as a <see cref="RowMask"/>'s rows and divisor; null
+    /// when the mask repeats within a row (last dim 1) or its non-broadcast row dims are not one contiguous block.
+    /// </summary>
+    private (int Rows, long Divisor)? MaskRows(int[] maskShape)
+    {
+        int lead = Rank - maskShape.Length;
+        int M(int d) => d < lead ? 1 : maskShape[d - lead];
+        if (M(Rank - 1) != _shape[^1]) return null;
+        int first = -1, last = -1;
+        for (int d = 0; d < Rank - 1; d++)
+            if (M(d) != 1 && _shape[d] != 1)
+            {
+                if (first < 0) first = d;
+                last = d;
+            }
+        if (first < 0) return (1, 1);
+        int rows = 1;
+        for (int d = first; d <= last; d++)
+        {
+            if (M(d) != _shape[d]) return null;                        // a broadcast dim inside the block
+            rows *= _shape[d];
+        }
+        long divisor = 1;
+        for (int d = last + 1; d < Rank - 1; d++) divisor *= _shape[d];
+        return (rows, divisor);
+    }
+
+    private Tensor SoftmaxOf(bool log, int dim, float scale = 1f, RowMask? mask = null, string? op = null)
+    {
+        string name = op ?? (log ? "log_softmax" : "softmax");
         CheckFloat(name, "input");
         CheckLastDim(name, dim);
         var x = Contiguous();
         var (rows, cols) = Rows();
         var y = Empty((int[])_shape.Clone(), DType.Float32, Device);
-        Backend.Softmax(log, x.Dense, y.Dense, rows, cols);
+        Backend.Softmax(log, x.Dense, y.Dense, rows, cols, scale, mask);
         return Finish(y, name, new[] { this }, g =>
         {
             var gc = g.Contiguous();
             var gx = Empty((int[])_shape.Clone(), DType.Float32, g.Device);
-            gx.Backend.SoftmaxBackward(log, y.Dense, gc.Dense, gx.Dense, rows, cols);
+            gx.Backend.SoftmaxBackward(log, y.Dense, gc.Dense, gx.Dense, rows, cols, scale);
             return new[] { gx };
         }, y);
     }

@@ -218,27 +218,32 @@ public class KernelParityTests : CudaFixture
     }
 
     [Test]
-    public void Softmax_forward_and_backward_match_cpu([Values(false, true)] bool log, [Values(1, 37, 300, 1000)] int cols)
+    public void Softmax_forward_and_backward_match_cpu([Values(false, true)] bool log, [Values(1, 37, 300, 1000)] int cols, [Values(false, true)] bool scaledAndMasked)
     {
         const int rows = 5;
         var x = Random(rows * cols, -6f, 6f, 61);
         var gy = Random(rows * cols, -1f, 1f, 62);
+        var maskValues = Random(2 * cols, -4f, 0f, 63);
+        float scale = scaledAndMasked ? 0.3f : 1f;
         (float[], float[]) Run(IBackend be)
         {
             var dx = Upload(be, x);
             var dy = Zeros(be, rows * cols);
             var dgy = Upload(be, gy);
             var dgx = Zeros(be, rows * cols);
-            be.Softmax(log, dx, dy, rows, cols);
-            be.SoftmaxBackward(log, dy, dgy, dgx, rows, cols);
+            var dm = Upload(be, maskValues);
+            // Rows 0-1 take mask row 0, rows 2-3 row 1, row 4 row 0 again.
+            be.Softmax(log, dx, dy, rows, cols, scale, scaledAndMasked ? new RowMask(dm, 2, 2) : null);
+            be.SoftmaxBackward(log, dy, dgy, dgx, rows, cols, scale);
             var r = (Download(be, dy, rows * cols), Download(be, dgx, rows * cols));
-            Release(dx, dy, dgy, dgx);
+            Release(dx, dy, dgy, dgx, dm);
             return r;
         }
         var (cy, cg) = Run(Cpu);
         var (gy2, gg) = Run(Cuda);
-        AssertClose(cy, gy2, 1e-5f, 1e-6f, log ? "log_softmax" : "softmax");
-        AssertClose(cg, gg, 1e-4f, 1e-5f, (log ? "log_softmax" : "softmax") + " backward");
+        string name = (log ? "log_softmax" : "softmax") + (scaledAndMasked ? " (scaled, masked)" : "");
+        AssertClose(cy, gy2, 1e-5f, 1e-6f, name);
+        AssertClose(cg, gg, 1e-4f, 1e-5f, name + " backward");
     }
 
     [Test]

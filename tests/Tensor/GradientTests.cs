@@ -142,6 +142,17 @@ public class GradientTests
     }
 
     [Test]
+    public void Backward_of_scaled_masked_softmax_matches_finite_differences()
+    {
+        var padding = Tensor.FromArray(new[] { 0f, 0f, -3f, 0f, -1f, 0f, 0f, -2f, 0f, 0f }, 2, 1, 1, 5).Keep();
+        Check("scaled_masked_softmax (fused)", xs => xs[0].ScaledMaskedSoftmax(0.4f, padding), Leaf(2, 3, 4, 5));
+        Check("scaled_masked_softmax (no mask)", xs => xs[0].ScaledMaskedSoftmax(1.7f), Leaf(3, 5));
+        // A learned mask is not a constant: the composed ops carry its gradient too.
+        Check("scaled_masked_softmax (mask with a gradient)", xs => xs[0].ScaledMaskedSoftmax(0.5f, xs[1]), Leaf(2, 3, 5), Leaf(3, 5));
+        padding.Dispose();
+    }
+
+    [Test]
     public void Backward_of_layer_norm_matches_finite_differences()
     {
         Check("layer_norm", xs => xs[0].LayerNorm(xs[1], xs[2]), Leaf(4, 13), Leaf(13), Leaf(13));

@@ -191,6 +191,25 @@ public class TensorTests
         Assert.That(one, Is.EqualTo(two));
     }
 
+    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 2, 1, 1, 5 }, TestName = "BERT padding mask [B,1,1,T] (fused)")]
+    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 4, 5 }, TestName = "one [T,T] mask for every batch and head (fused)")]
+    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 3, 1, 5 }, TestName = "per-head mask [heads,1,T] (fused)")]
+    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 5 }, TestName = "one row for every row (fused)")]
+    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 2, 1, 4, 5 }, TestName = "broadcast inside the row block (composed)")]
+    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 2, 3, 4, 1 }, TestName = "one value per row (composed)")]
+    public void Scaled_masked_softmax_equals_the_composed_ops(int[] scores, int[] mask)
+    {
+        var x = Tensor.Normal(scores, 0f, 2f, new Generator(11));
+        var m = Tensor.Uniform(mask, -5f, 0f, new Generator(12));
+        var expected = (x * 0.35f + m).Softmax().ToArray();
+        Assert.That(x.ScaledMaskedSoftmax(0.35f, m).ToArray(), Is.EqualTo(expected).Within(1e-6));
+        var strided = x.Transpose(1, 2).Contiguous().Transpose(1, 2);
+        Assert.That(strided.IsContiguous, Is.False);
+        Assert.That(strided.ScaledMaskedSoftmax(0.35f, m).ToArray(), Is.EqualTo(expected).Within(1e-6), "non-contiguous scores");
+        var e = Assert.Throws<ArgumentException>(() => x.ScaledMaskedSoftmax(0.35f, Tensor.Zeros(3, 5)))!;
+        Assert.That(e.Message, Does.Contain("scaled_masked_softmax").And.Contain("[3, 5]"));
+    }
+
     [Test]
     public void Ops_match_scalar_references()
     {

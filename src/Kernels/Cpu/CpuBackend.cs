@@ -161,10 +161,11 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats
         float beta, Dense c, int ldc, long strideC, int batch) =>
         GemmPacked.Sgemm(transA, transB, m, n, k, alpha, F(a), lda, strideA, F(b), ldb, strideB, beta, F(c), ldc, strideC, batch);
 
-    public void Softmax(bool log, Dense x, Dense y, int rows, int cols) => RowKernels.Softmax(log, F(x), F(y), rows, cols);
+    public void Softmax(bool log, Dense x, Dense y, int rows, int cols, float scale = 1f, RowMask? mask = null) =>
+        RowKernels.Softmax(log, F(x), F(y), rows, cols, scale, mask is { } m ? F(m.Values) : null, mask?.Rows ?? 1, mask?.Divisor ?? 1);
 
-    public void SoftmaxBackward(bool log, Dense y, Dense gy, Dense gx, int rows, int cols) =>
-        RowKernels.SoftmaxBackward(log, F(y), F(gy), F(gx), rows, cols);
+    public void SoftmaxBackward(bool log, Dense y, Dense gy, Dense gx, int rows, int cols, float scale = 1f) =>
+        RowKernels.SoftmaxBackward(log, F(y), F(gy), F(gx), rows, cols, scale);
 
     public void LayerNorm(Dense x, Dense weight, Dense bias, Dense y, Dense mean, Dense rstd, int rows, int cols, float eps) =>
         RowKernels.LayerNorm(F(x), F(weight), F(bias), F(y), F(mean), F(rstd), rows, cols, eps);

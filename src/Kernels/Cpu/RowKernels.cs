@@ -97,16 +97,23 @@ internal static unsafe class RowKernels
         });
     }
 
-    public static void Softmax(bool log, float* x, float* y, int rows, int cols)
+    /// <summary>Softmax of scale·x + mask per row; row r adds mask row (r / maskDivisor) % maskRows (mask may be null).</summary>
+    public static void Softmax(bool log, float* x, float* y, int rows, int cols, float scale, float* mask, int maskRows, long maskDivisor)
     {
-        nint px = (nint)x, py = (nint)y;
-        CpuParallel.For(rows, CpuParallel.Grain(cols * 4, Grain), (s, e) =>
+        nint px = (nint)x, py = (nint)y, pm = (nint)mask;
+        bool affine = scale != 1f || mask != null;
+        CpuParallel.For(rows, CpuParallel.Grain(cols * (affine ? 5 : 4), Grain), (s, e) =>
         {
             for (long r = s; r < e; r++)
             {
                 float* xr = (float*)px + r * cols, yr = (float*)py + r * cols;
+                if (affine)
+                {
+                    ElementwiseRow.ScaleAdd(xr, pm == 0 ? null : (float*)pm + r / maskDivisor % maskRows * cols, yr, cols, scale);
+                    xr = yr;                                           // z = scale·x + mask, in y
+                }
                 float max = Max(xr, cols);
-                ElementwiseRow.AddScalar(xr, yr, cols, -max);          // y = x - max
+                ElementwiseRow.AddScalar(xr, yr, cols, -max);          // y = z - max
                 if (log)
                 {
                     ElementwiseRow.Exp(yr, null, cols, out float sumExp);  // sum of exp(y) without storing
@@ -121,7 +128,8 @@ internal static unsafe class RowKernels
         });
     }
 
-    public static void SoftmaxBackward(bool log, float* y, float* gy, float* gx, int rows, int cols)
+    /// <summary>The gradient with respect to x of softmax(scale·x + mask): scale times the usual one.</summary>
+    public static void SoftmaxBackward(bool log, float* y, float* gy, float* gx, int rows, int cols, float scale)
     {
         nint py = (nint)y, pgy = (nint)gy, pgx = (nint)gx;
         CpuParallel.For(rows, CpuParallel.Grain(cols * 3, Grain), (s, e) =>
@@ -131,15 +139,15 @@ internal static unsafe class RowKernels
                 float* yr = (float*)py + r * cols, gyr = (float*)pgy + r * cols, gxr = (float*)pgx + r * cols;
                 if (log)
                 {
-                    // gx = gy - softmax · Σgy, softmax = exp(y)
+                    // gx = scale · (gy - softmax · Σgy), softmax = exp(y)
                     float sum = Sum(gyr, cols);
-                    for (int j = 0; j < cols; j++) gxr[j] = gyr[j] - MathF.Exp(yr[j]) * sum;
+                    for (int j = 0; j < cols; j++) gxr[j] = scale * (gyr[j] - MathF.Exp(yr[j]) * sum);
                 }
                 else
                 {
-                    // gx = y · (gy - Σ y·gy)
+                    // gx = scale · y · (gy - Σ y·gy)
                     float dot = ElementwiseRow.Dot(yr, gyr, cols);
-                    for (int j = 0; j < cols; j++) gxr[j] = yr[j] * (gyr[j] - dot);
+                    for (int j = 0; j < cols; j++) gxr[j] = scale * yr[j] * (gyr[j] - dot);
                 }
             }
         });
@@ -234,6 +242,21 @@ internal static unsafe class ElementwiseRow
             for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.Load(x + i) + va, y + i);
         }
         for (; i < n; i++) y[i] = x[i] + a;
+    }
+
+    /// <summary>y = a·x + m (m may be null); y may be x.</summary>
+    public static void ScaleAdd(float* x, float* m, float* y, int n, float a)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(a);
+            if (m == null)
+                for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.Load(x + i) * va, y + i);
+            else
+                for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i), va, Vector256.Load(m + i)), y + i);
+        }
+        for (; i < n; i++) y[i] = m == null ? a * x[i] : MathF.FusedMultiplyAdd(x[i], a, m[i]);
     }
 
     public static void Scale(float* y, int n, float a)

@@ -313,18 +313,21 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
         CudaException.CheckBlas(status, call, $"row-major m={m} n={n} k={k} transA={transA} transB={transB} lda={lda} ldb={ldb} ldc={ldc} batch={batch}");
     }
 
-    public void Softmax(bool log, Dense x, Dense y, int rows, int cols)
+    public void Softmax(bool log, Dense x, Dense y, int rows, int cols, float scale = 1f, RowMask? mask = null)
     {
         if (rows == 0 || cols == 0) return;
-        ulong px = F(x), py = F(y);
-        Launch(KernelId.Softmax, RowGrid(rows), RowBlock(cols), a => a.Add(log ? 1 : 0).Add(px).Add(py).Add(rows).Add(cols));
+        ulong px = F(x), py = F(y), pm = mask is { } m ? F(m.Values) : 0;
+        int maskRows = mask?.Rows ?? 1;
+        long maskDivisor = mask?.Divisor ?? 1;
+        Launch(KernelId.Softmax, RowGrid(rows), RowBlock(cols),
+            a => a.Add(log ? 1 : 0).Add(px).Add(py).Add(rows).Add(cols).Add(scale).Add(pm).Add(maskRows).Add(maskDivisor));
     }
 
-    public void SoftmaxBackward(bool log, Dense y, Dense gy, Dense gx, int rows, int cols)
+    public void SoftmaxBackward(bool log, Dense y, Dense gy, Dense gx, int rows, int cols, float scale = 1f)
     {
         if (rows == 0 || cols == 0) return;
         ulong py = F(y), pgy = F(gy), pgx = F(gx);
-        Launch(KernelId.SoftmaxBackward, RowGrid(rows), RowBlock(cols), a => a.Add(log ? 1 : 0).Add(py).Add(pgy).Add(pgx).Add(rows).Add(cols));
+        Launch(KernelId.SoftmaxBackward, RowGrid(rows), RowBlock(cols), a => a.Add(log ? 1 : 0).Add(py).Add(pgy).Add(pgx).Add(rows).Add(cols).Add(scale));
     }
 
     public void LayerNorm(Dense x, Dense weight, Dense bias, Dense y, Dense mean, Dense rstd, int rows, int cols, float eps)

@@ -23,8 +23,8 @@ internal static partial class CudaKernels
     public static readonly (string Name, int Params)[] Table =
     {
         ("unary_f32", 5), ("unary_backward_f32", 7), ("fill_f32", 3), ("binary_f32", 6), ("where_f32", 6),
-        ("copy_b32", 4), ("copy_b16", 4), ("reduce_rows_f32", 5), ("reduce_chunks_f32", 5), ("reduce_cols_f32", 6), ("softmax_f32", 5),
-        ("softmax_backward_f32", 6), ("layer_norm_f32", 9), ("layer_norm_backward_dx_f32", 8),
+        ("copy_b32", 4), ("copy_b16", 4), ("reduce_rows_f32", 5), ("reduce_chunks_f32", 5), ("reduce_cols_f32", 6), ("softmax_f32", 9),
+        ("softmax_backward_f32", 7), ("layer_norm_f32", 9), ("layer_norm_backward_dx_f32", 8),
         ("layer_norm_backward_dwdb_f32", 8), ("validate_index_i32", 6), ("gather_f32", 5), ("scatter_add_f32", 5),
         ("nll_loss_f32", 7), ("nll_loss_backward_f32", 6), ("adamw_f32", 13), ("random_uniform_f32", 6), ("random_normal_f32", 6),
     };

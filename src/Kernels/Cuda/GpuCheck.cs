@@ -173,6 +173,14 @@ public static class GpuCheck
             var y = s.Zeros((long)rows * cols);
             return s.Done(() => be.Softmax(false, x, y, rows, cols), () => s.Read(y, (long)rows * cols));
         });
+        yield return new("softmax_f32 (scaled, masked)", $"[{rows}, {cols}]", 10.0 * rows * cols, 0, 1e-5f, 1e-6f, be =>
+        {
+            var s = new Setup(be);
+            var x = s.Upload(RandomData((long)rows * cols, -8f, 8f, 9));
+            var mask = s.Upload(RandomData(4L * cols, -3f, 0f, 15));
+            var y = s.Zeros((long)rows * cols);
+            return s.Done(() => be.Softmax(false, x, y, rows, cols, 0.125f, new RowMask(mask, 4, 3)), () => s.Read(y, (long)rows * cols));
+        });
         yield return new("softmax_backward_f32 (log)", $"[{rows}, {cols}]", 12.0 * rows * cols, 0, 1e-4f, 1e-5f, be =>
         {
             var s = new Setup(be);

@@ -62,12 +62,14 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
             (double)batch * ((double)m * k + (double)k * n + 2.0 * m * n) * F,
             () => inner.Gemm(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch));
 
-    public void Softmax(bool log, Dense x, Dense y, int rows, int cols) =>
-        Time(log ? "log_softmax" : "softmax", $"[{rows}, {cols}]", 5.0 * rows * cols, 2.0 * rows * cols * F, () => inner.Softmax(log, x, y, rows, cols));
+    public void Softmax(bool log, Dense x, Dense y, int rows, int cols, float scale = 1f, RowMask? mask = null) =>
+        Time((log ? "log_softmax" : "softmax") + (mask is null ? scale == 1f ? "" : " (scaled)" : " (scaled, masked)"), $"[{rows}, {cols}]",
+            (scale == 1f && mask is null ? 5.0 : 7.0) * rows * cols, (2.0 * rows * cols + (mask is { } m ? (double)m.Rows * cols : 0)) * F,
+            () => inner.Softmax(log, x, y, rows, cols, scale, mask));
 
-    public void SoftmaxBackward(bool log, Dense y, Dense gy, Dense gx, int rows, int cols) =>
-        Time(log ? "log_softmax_backward" : "softmax_backward", $"[{rows}, {cols}]", 4.0 * rows * cols, 3.0 * rows * cols * F,
-            () => inner.SoftmaxBackward(log, y, gy, gx, rows, cols));
+    public void SoftmaxBackward(bool log, Dense y, Dense gy, Dense gx, int rows, int cols, float scale = 1f) =>
+        Time(log ? "log_softmax_backward" : "softmax_backward", $"[{rows}, {cols}]", (scale == 1f ? 4.0 : 5.0) * rows * cols, 3.0 * rows * cols * F,
+            () => inner.SoftmaxBackward(log, y, gy, gx, rows, cols, scale));
 
     public void LayerNorm(Dense x, Dense weight, Dense bias, Dense y, Dense mean, Dense rstd, int rows, int cols, float eps) =>
         Time("layer_norm", $"[{rows}, {cols}]", 8.0 * rows * cols, 2.0 * rows * cols * F, () => inner.LayerNorm(x, weight, bias, y, mean, rstd, rows, cols, eps));

@@ -98,9 +98,8 @@ public sealed class BertSelfAttention : Module
         }
         var k = SplitHeads(keys, b, tk);
         var v = SplitHeads(values, b, tk);
-        var scores = q.Matmul(k.Transpose(-1, -2)) * (1f / MathF.Sqrt(HeadDim));
-        if (additiveMask is not null) scores += additiveMask;
-        var probs = Child<Layer>("dropout").Forward(scores.Softmax(-1));
+        var scores = q.Matmul(k.Transpose(-1, -2));
+        var probs = Child<Layer>("dropout").Forward(scores.ScaledMaskedSoftmax(1f / MathF.Sqrt(HeadDim), additiveMask));
         var context = probs.Matmul(v);
         return context.Transpose(1, 2).Reshape(b, t, NumHeads * HeadDim);
     }
