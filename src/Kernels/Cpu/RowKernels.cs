@@ -107,21 +107,21 @@ internal static unsafe class RowKernels
             for (long r = s; r < e; r++)
             {
                 float* xr = (float*)px + r * cols, yr = (float*)py + r * cols;
+                float max;
                 if (affine)
                 {
-                    ElementwiseRow.ScaleAdd(xr, pm == 0 ? null : (float*)pm + r / maskDivisor % maskRows * cols, yr, cols, scale);
+                    max = ElementwiseRow.ScaleAddMax(xr, pm == 0 ? null : (float*)pm + r / maskDivisor % maskRows * cols, yr, cols, scale);
                     xr = yr;                                           // z = scale·x + mask, in y
                 }
-                float max = Max(xr, cols);
-                ElementwiseRow.AddScalar(xr, yr, cols, -max);          // y = z - max
+                else max = Max(xr, cols);
                 if (log)
                 {
-                    ElementwiseRow.Exp(yr, null, cols, out float sumExp);  // sum of exp(y) without storing
-                    ElementwiseRow.AddScalar(yr, yr, cols, -MathF.Log(sumExp));
+                    ElementwiseRow.Exp(xr, null, cols, -max, out float sumExp);       // Σ exp(z - max), not stored
+                    ElementwiseRow.AddScalar(xr, yr, cols, -max - MathF.Log(sumExp));
                 }
                 else
                 {
-                    ElementwiseRow.Exp(yr, yr, cols, out float sum);
+                    ElementwiseRow.Exp(xr, yr, cols, -max, out float sum);            // y = exp(z - max)
                     ElementwiseRow.Scale(yr, cols, 1f / sum);
                 }
             }
@@ -244,19 +244,29 @@ internal static unsafe class ElementwiseRow
         for (; i < n; i++) y[i] = x[i] + a;
     }
 
-    /// <summary>y = a·x + m (m may be null); y may be x.</summary>
-    public static void ScaleAdd(float* x, float* m, float* y, int n, float a)
+    /// <summary>y = a·x + m (m may be null) and the max of y; y may be x.</summary>
+    public static float ScaleAddMax(float* x, float* m, float* y, int n, float a)
     {
         int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        float max = float.NegativeInfinity;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
         {
             var va = Vector256.Create(a);
-            if (m == null)
-                for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.Load(x + i) * va, y + i);
-            else
-                for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i), va, Vector256.Load(m + i)), y + i);
+            var vmax = Vector256.Create(float.NegativeInfinity);
+            for (; i + 8 <= n; i += 8)
+            {
+                var v = m == null ? Vector256.Load(x + i) * va : Vector256.FusedMultiplyAdd(Vector256.Load(x + i), va, Vector256.Load(m + i));
+                Vector256.Store(v, y + i);
+                vmax = Vector256.Max(vmax, v);
+            }
+            for (int l = 0; l < 8; l++) max = MathF.Max(max, vmax.GetElement(l));
         }
-        for (; i < n; i++) y[i] = m == null ? a * x[i] : MathF.FusedMultiplyAdd(x[i], a, m[i]);
+        for (; i < n; i++)
+        {
+            y[i] = m == null ? a * x[i] : MathF.FusedMultiplyAdd(x[i], a, m[i]);
+            max = MathF.Max(max, y[i]);
+        }
+        return max;
     }
 
     public static void Scale(float* y, int n, float a)
@@ -270,17 +280,18 @@ internal static unsafe class ElementwiseRow
         for (; i < n; i++) y[i] *= a;
     }
 
-    /// <summary>y = exp(x) (when y is not null) and the sum of exp(x).</summary>
-    public static void Exp(float* x, float* y, int n, out float sum)
+    /// <summary>y = exp(x + shift) (when y is not null) and the sum of exp(x + shift).</summary>
+    public static void Exp(float* x, float* y, int n, float shift, out float sum)
     {
         int i = 0;
         sum = 0f;
         if (Vector256.IsHardwareAccelerated)
         {
             var acc = Vector256<float>.Zero;
+            var vs = Vector256.Create(shift);
             for (; i + 8 <= n; i += 8)
             {
-                var v = Vector256.Exp(Vector256.Load(x + i));
+                var v = Vector256.Exp(Vector256.Load(x + i) + vs);
                 if (y != null) Vector256.Store(v, y + i);
                 acc += v;
             }
@@ -288,7 +299,7 @@ internal static unsafe class ElementwiseRow
         }
         for (; i < n; i++)
         {
-            float v = MathF.Exp(x[i]);
+            float v = MathF.Exp(x[i] + shift);
             if (y != null) y[i] = v;
             sum += v;
         }
