@@ -68,10 +68,7 @@ public readonly record struct Dense(DeviceBuffer Buffer, long Offset = 0);
 /// mask row <c>(r / Divisor) % Rows</c> (BERT's [B, 1, 1, T] padding mask over [B, heads, T, T] scores: Rows = B,
 /// Divisor = heads·T).
 /// </summary>
-public readonly record struct RowMask(Dense Values, int Rows, long Divisor)
-{
-    public long RowOf(long row) => row / Divisor % Rows;
-}
+public readonly record struct RowMask(Dense Values, int Rows, long Divisor);
 
 /// <summary>A strided view of a buffer.</summary>
 public readonly record struct Strided(DeviceBuffer Buffer, Layout Layout);

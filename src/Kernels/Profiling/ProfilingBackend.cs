@@ -63,7 +63,7 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
             () => inner.Gemm(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch));
 
     public void Softmax(bool log, Dense x, Dense y, int rows, int cols, float scale = 1f, RowMask? mask = null) =>
-        Time((log ? "log_softmax" : "softmax") + (mask is null ? scale == 1f ? "" : " (scaled)" : " (scaled, masked)"), $"[{rows}, {cols}]",
+        Time((log ? "log_softmax" : "softmax") + (scale != 1f ? " scaled" : "") + (mask is null ? "" : " masked"), $"[{rows}, {cols}]",
             (scale == 1f && mask is null ? 5.0 : 7.0) * rows * cols, (2.0 * rows * cols + (mask is { } m ? (double)m.Rows * cols : 0)) * F,
             () => inner.Softmax(log, x, y, rows, cols, scale, mask));
 
