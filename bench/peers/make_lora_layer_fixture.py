@@ -5,14 +5,12 @@ output and gradients (input and every LoRA matrix) for a fixed upstream gradient
 
 Run with Debian's PyTorch: /usr/bin/python3 bench/peers/make_lora_layer_fixture.py
 """
-import json
 import math
-import os
-import struct
-import sys
 
 import torch
 import torch.nn.functional as F
+
+from fixture_io import write_fixture
 
 HIDDEN, HEADS, INTER, BATCH, SEQ = 16, 4, 32, 2, 5
 RANK, ALPHA = 4, 8.0
@@ -75,18 +73,4 @@ tensors = {"input": x, "attention_mask": mask, "grad_output": grad_output, "outp
 tensors.update({"param." + n: p for n, p in params.items()})
 tensors.update({"grad." + n: p.grad for n, p in params.items() if p.grad is not None})
 
-header, blobs, offset = {"__metadata__": {"torch": torch.__version__, "rank": str(RANK), "alpha": str(ALPHA)}}, [], 0
-for name in sorted(tensors):
-    t = tensors[name].detach().contiguous().to(torch.float32)
-    data = struct.pack("<%df" % t.numel(), *t.flatten().tolist())
-    header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-    blobs.append(data)
-    offset += len(data)
-text = json.dumps(header, separators=(",", ":")).encode()
-text += b" " * (-len(text) % 8)
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "lora_layer.safetensors")
-tmp = path + ".tmp"
-with open(tmp, "wb") as f:
-    f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-os.replace(tmp, path)
-print("wrote", os.path.normpath(path), "with", len(tensors), "tensors", file=sys.stderr)
+write_fixture(tensors, {"torch": torch.__version__, "rank": str(RANK), "alpha": str(ALPHA)}, "lora_layer.safetensors")

@@ -7,14 +7,12 @@ output and the gradients of the input and of every trainable tensor for a fixed 
 
 Run with Debian's PyTorch: /usr/bin/python3 bench/peers/make_peft_layer_fixture.py
 """
-import json
 import math
-import os
-import struct
-import sys
 
 import torch
 import torch.nn.functional as F
+
+from fixture_io import write_fixture
 
 HIDDEN, HEADS, INTER, BATCH, SEQ = 16, 4, 32, 2, 5
 RANK, ALPHA, PREFIX, BOTTLENECK = 4, 8.0, 3, 4
@@ -115,18 +113,4 @@ tensors = {"input": x, "attention_mask": mask, "grad_output": grad_output, "outp
 tensors.update({"param." + n: p for n, p in params.items()})
 tensors.update({"grad." + n: p.grad for n, p in params.items() if p.grad is not None})
 
-header, blobs, offset = {"__metadata__": {"torch": torch.__version__}}, [], 0
-for name in sorted(tensors):
-    t = tensors[name].detach().contiguous().to(torch.float32)
-    data = struct.pack("<%df" % t.numel(), *t.flatten().tolist())
-    header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-    blobs.append(data)
-    offset += len(data)
-text = json.dumps(header, separators=(",", ":")).encode()
-text += b" " * (-len(text) % 8)
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "peft_layer.safetensors")
-tmp = path + ".tmp"
-with open(tmp, "wb") as f:
-    f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-os.replace(tmp, path)
-print("wrote", os.path.normpath(path), "with", len(tensors), "tensors", file=sys.stderr)
+write_fixture(tensors, {"torch": torch.__version__}, "peft_layer.safetensors")

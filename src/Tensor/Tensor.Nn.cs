@@ -21,7 +21,7 @@ public sealed partial class Tensor
     /// softmax(scale·this + additiveMask) over the last dim, in one kernel: attention's 1/√d scale, padding mask and
     /// softmax without two extra passes over the scores. The mask broadcasts to this tensor's shape and is a
     /// constant: a mask that requires a gradient, or one whose broadcast is not one block of row dims (e.g. a
-    /// per-head [heads, T, T] mask under [B, heads, T, T] scores), runs as the composed ops instead.
+    /// per-batch [B, 1, T, T] mask under [B, heads, T, T] scores), runs as the composed ops instead.
     /// </summary>
     public Tensor ScaledMaskedSoftmax(float scale, Tensor? additiveMask = null)
     {
