@@ -1,3 +1,4 @@
+using Finetune.App;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Finetune.Kernels.Cpu;

@@ -1,3 +1,4 @@
+using Finetune.App;
 using Finetune.Kernels.Cuda;
 using Finetune.Kernels.Cuda.Host;
 

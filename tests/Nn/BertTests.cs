@@ -1,7 +1,7 @@
+using Finetune.Peft;
 using Finetune.Nn;
 using Finetune.Nn.IO;
 using Finetune.Peft.Lora;
-using PeftApi = Finetune.Peft.Peft;
 
 namespace Finetune.Tests.Nn;
 
@@ -63,7 +63,7 @@ public class BertTests
     public void MiniLm_classifier_with_lora_on_query_and_value_has_the_expected_trainable_count()
     {
         using var model = new BertForSequenceClassification(MiniLm.LoadModel(), 2, PoolingMode.Mean, new Generator(42));
-        var peft = PeftApi.Apply(model, new LoraConfig { Rank = 8, Alpha = 16, ModulesToSave = new[] { "classifier" } });
+        var peft = PeftModel.Apply(model, new LoraConfig { Rank = 8, Alpha = 16, ModulesToSave = new[] { "classifier" } });
         var report = peft.TrainableReport();
         long lora = 6L * 2 * 8 * (384 + 384), head = 384L * 2 + 2;
         Assert.That(report.Trainable, Is.EqualTo(lora + head));

@@ -1,6 +1,6 @@
+using Finetune.Peft;
 using Finetune.Nn;
 using Finetune.Peft.Lora;
-using PeftApi = Finetune.Peft.Peft;
 
 namespace Finetune.Tests.Peft;
 
@@ -21,7 +21,7 @@ public class LoraLayerParityTests
                 HiddenSize = 16, NumHeads = 4, IntermediateSize = 32, NumLayers = 1, HiddenDropout = 0f, AttentionDropout = 0f,
             };
             using var layer = new BertLayer(config, new Generator(0));
-            var peft = PeftApi.Apply(layer, new LoraConfig
+            var peft = PeftModel.Apply(layer, new LoraConfig
             {
                 Rank = 4, Alpha = 8f, TargetModules = new[] { "attention.self.query", "attention.self.value", "intermediate.dense" },
             });

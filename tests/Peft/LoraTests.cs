@@ -1,7 +1,6 @@
 using Finetune.Nn;
 using Finetune.Peft;
 using Finetune.Peft.Lora;
-using PeftApi = Finetune.Peft.Peft;
 
 namespace Finetune.Tests.Peft;
 
@@ -33,7 +32,7 @@ public class LoraTests
     public void Injection_wraps_targets_with_peft_names_and_freezes_the_base()
     {
         using var model = new BertForSequenceClassification(Tiny, 2, generator: new Generator(1));
-        var peft = PeftApi.Apply(model, new LoraConfig { Rank = 4, Alpha = 8 });
+        var peft = PeftModel.Apply(model, new LoraConfig { Rank = 4, Alpha = 8 });
         Assert.That(peft.AdaptedPaths, Is.EqualTo(new[]
         {
             "bert.encoder.layer.0.attention.self.query", "bert.encoder.layer.0.attention.self.value",
@@ -53,7 +52,7 @@ public class LoraTests
         using var model = new BertForSequenceClassification(Tiny, 3, generator: new Generator(1));
         long baseTotal = model.ParameterCounts().Total;
         var config = new LoraConfig { Rank = 4, Alpha = 8, TargetModules = LoraConfig.AllBertLinears, ModulesToSave = new[] { "classifier" } };
-        var report = PeftApi.Apply(model, config).TrainableReport();
+        var report = PeftModel.Apply(model, config).TrainableReport();
         int h = Tiny.HiddenSize, f = Tiny.IntermediateSize, r = config.Rank;
         // Per layer: q, k, v, attention.output.dense (h→h), intermediate (h→f), output (f→h).
         long loraPerLayer = 4L * r * (h + h) + r * (h + f) + r * (f + h);
@@ -73,7 +72,7 @@ public class LoraTests
         var (ids, mask, _) = Batch();
         using var scope = TensorScope.Begin();
         var before = model.Forward(ids, mask).ToArray();
-        PeftApi.Apply(model, new LoraConfig { TargetModules = LoraConfig.AllBertLinears });
+        PeftModel.Apply(model, new LoraConfig { TargetModules = LoraConfig.AllBertLinears });
         Assert.That(model.Forward(ids, mask).ToArray(), Is.EqualTo(before));
     }
 
@@ -82,7 +81,7 @@ public class LoraTests
     {
         using var model = new BertForSequenceClassification(Tiny, 2, generator: new Generator(1));
         model.Eval();
-        var peft = PeftApi.Apply(model, new LoraConfig { Rank = 4, Alpha = 16, TargetModules = LoraConfig.AllBertLinears });
+        var peft = PeftModel.Apply(model, new LoraConfig { Rank = 4, Alpha = 16, TargetModules = LoraConfig.AllBertLinears });
         var (ids, mask, _) = Batch();
         using var scope = TensorScope.Begin();
         var fresh = model.Forward(ids, mask).ToArray();
@@ -109,7 +108,7 @@ public class LoraTests
     public void Frozen_weights_stay_bit_identical_and_get_no_gradients_through_updates()
     {
         using var model = new BertForSequenceClassification(Tiny, 2, generator: new Generator(4));
-        var peft = PeftApi.Apply(model, new LoraConfig { Rank = 2, Alpha = 4, Dropout = 0.1f, ModulesToSave = new[] { "classifier" } });
+        var peft = PeftModel.Apply(model, new LoraConfig { Rank = 2, Alpha = 4, Dropout = 0.1f, ModulesToSave = new[] { "classifier" } });
         var frozen = model.NamedParameters().Where(p => !p.Value.Trainable).ToDictionary(p => p.Key, p => p.Value.Value.ToArray());
         var trainable = model.NamedParameters().Where(p => p.Value.Trainable).ToDictionary(p => p.Key, p => p.Value.Value.ToArray());
         Assert.That(frozen.Keys, Does.Contain("bert.embeddings.word_embeddings.weight").And.Contain("bert.encoder.layer.0.attention.self.query.base_layer.weight"));
@@ -143,7 +142,7 @@ public class LoraTests
     public void Targets_that_match_nothing_are_an_error_listing_linear_paths()
     {
         using var model = new BertModel(Tiny, new Generator(1));
-        var e = Assert.Throws<ArgumentException>(() => PeftApi.Apply(model, new LoraConfig { TargetModules = new[] { "qkv" } }))!;
+        var e = Assert.Throws<ArgumentException>(() => PeftModel.Apply(model, new LoraConfig { TargetModules = new[] { "qkv" } }))!;
         Assert.That(e.Message, Does.Contain("qkv").And.Contain("encoder.layer.0.attention.self.query"));
     }
 
@@ -151,7 +150,7 @@ public class LoraTests
     public void Regex_targets_select_only_the_feed_forward_output()
     {
         using var model = new BertModel(Tiny, new Generator(1));
-        var peft = PeftApi.Apply(model, new LoraConfig { TargetModules = Array.Empty<string>(), TargetRegex = @"encoder\.layer\.\d+\.output\.dense" });
+        var peft = PeftModel.Apply(model, new LoraConfig { TargetModules = Array.Empty<string>(), TargetRegex = @"encoder\.layer\.\d+\.output\.dense" });
         Assert.That(peft.AdaptedPaths, Is.EqualTo(new[] { "encoder.layer.0.output.dense", "encoder.layer.1.output.dense" }));
     }
 
@@ -167,7 +166,7 @@ public class LoraTests
             using (var a = new BertForSequenceClassification(Tiny, 2, generator: new Generator(1)))
             {
                 a.Eval();
-                var peft = PeftApi.Apply(a, config);
+                var peft = PeftModel.Apply(a, config);
                 PerturbB(peft);
                 peft.SaveAdapter(dir);
                 using (TensorScope.Begin()) expected = a.Forward(ids, mask).ToArray();
@@ -176,7 +175,7 @@ public class LoraTests
                 (x, y) => x.Rank == y.Rank && x.Alpha == y.Alpha && x.UseRsLora == y.UseRsLora && x.TargetModules.SequenceEqual(y.TargetModules) && x.ModulesToSave.SequenceEqual(y.ModulesToSave)));
             using var b = new BertForSequenceClassification(Tiny, 2, generator: new Generator(1));
             b.Eval();
-            var peftB = PeftApi.Apply(b, config);
+            var peftB = PeftModel.Apply(b, config);
             peftB.LoadAdapter(dir);
             using (TensorScope.Begin()) Assert.That(b.Forward(ids, mask).ToArray(), Is.EqualTo(expected));
         }

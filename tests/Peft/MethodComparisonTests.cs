@@ -1,3 +1,4 @@
+using Finetune.App;
 using System.Text.Json;
 using Finetune.Nn;
 using Finetune.Nn.Training;
@@ -44,7 +45,7 @@ public class MethodComparisonTests
             var data = new ClassificationData<Image>(Images(64, 1), null, Collate);
             var methods = new[] { "linear-probe", "lora", "vpt-deep", "houlsby", "bitfit" };
             var results = MethodComparison.Run(methods, ModelFamily.Vit, o => FineTuning.PrepareVit(Copy(), o), data, Images(32, 2),
-                new TrainOptions { MaxSteps = 4, BatchSize = 16, ShowProgress = false }, 42);
+                new TrainOptions { MaxSteps = 4, BatchSize = 16 }, 42);
             Assert.That(results.Select(r => r.Method), Is.EqualTo(methods));
             Assert.That(results.Select(r => r.Steps), Is.All.EqualTo(4));
             Assert.That(results.Select(r => r.TestExamples), Is.All.EqualTo(32));

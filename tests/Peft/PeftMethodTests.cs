@@ -1,3 +1,4 @@
+using Finetune.App;
 using Finetune.Nn;
 using Finetune.Peft;
 using Finetune.Peft.Adapters;
@@ -8,7 +9,6 @@ using Finetune.Peft.LnTuning;
 using Finetune.Peft.Lora;
 using Finetune.Peft.Prefix;
 using Finetune.Peft.Prompts;
-using PeftApi = Finetune.Peft.Peft;
 
 namespace Finetune.Tests.Peft;
 
@@ -76,7 +76,7 @@ public class PeftMethodTests
     {
         using var model = NewBert();
         long baseTotal = model.ParameterCounts().Total;
-        using var peft = PeftApi.Apply(model, config);
+        using var peft = PeftModel.Apply(model, config);
         var report = peft.TrainableReport();
         long head = H * Labels + Labels;
         Assert.That(report.Trainable, Is.EqualTo(added + inPlace + head));
@@ -88,7 +88,7 @@ public class PeftMethodTests
     public void Training_moves_only_the_adapter_and_leaves_frozen_weights_bit_identical(PeftConfig config, long added, long inPlace)
     {
         using var model = NewBert();
-        using var peft = PeftApi.Apply(model, config);
+        using var peft = PeftModel.Apply(model, config);
         var frozen = model.NamedParameters().Where(p => !p.Value.Trainable).ToDictionary(p => p.Key, p => p.Value.Value.ToArray());
         var trainable = model.NamedParameters().Where(p => p.Value.Trainable).ToDictionary(p => p.Key, p => p.Value.Value.ToArray());
         var (ids, mask, labels) = Batch();
@@ -125,7 +125,7 @@ public class PeftMethodTests
             using (var a = NewBert())
             {
                 a.Eval();
-                using var peft = PeftApi.Apply(a, config);
+                using var peft = PeftModel.Apply(a, config);
                 Perturb(a);
                 peft.SaveAdapter(dir);
                 expected = Logits(a);
@@ -133,7 +133,7 @@ public class PeftMethodTests
             Assert.That(File.Exists(Path.Combine(dir, "adapter_config.json")) && File.Exists(Path.Combine(dir, "adapter_model.safetensors")));
             using var b = NewBert();
             b.Eval();
-            using var loaded = PeftApi.Load(b, dir);
+            using var loaded = PeftModel.Load(b, dir);
             Assert.That(loaded.Config.ToJson(), Is.EqualTo(config.ToJson()));
             Assert.That(Logits(b), Is.EqualTo(expected));
         }
@@ -159,7 +159,7 @@ public class PeftMethodTests
         using var model = NewBert();
         model.Eval();
         var before = Logits(model);
-        using var peft = PeftApi.Apply(model, config);
+        using var peft = PeftModel.Apply(model, config);
         var after = Logits(model);
         Assert.That(after.Zip(before, (x, y) => Math.Abs(x - y)).Max(), Is.LessThan(1e-5));
     }
@@ -169,7 +169,7 @@ public class PeftMethodTests
     {
         using var model = NewBert();
         model.Eval();
-        using var peft = PeftApi.Apply(model, new LoraConfig { Rank = 4, Alpha = 8, UseDora = true, TargetModules = LoraConfig.AllBertLinears });
+        using var peft = PeftModel.Apply(model, new LoraConfig { Rank = 4, Alpha = 8, UseDora = true, TargetModules = LoraConfig.AllBertLinears });
         Perturb(model);
         var baseWeight = peft.LoraLayers.First().BaseLayer.Weight.Value.ToArray();
         var unmerged = Logits(model);
@@ -187,7 +187,7 @@ public class PeftMethodTests
         using var model = NewBert();
         model.Eval();
         var baseLogits = Logits(model);
-        using var peft = PeftApi.Apply(model, new LoraConfig { Rank = 4, Alpha = 8, ModulesToSave = Head }, "sentiment");
+        using var peft = PeftModel.Apply(model, new LoraConfig { Rank = 4, Alpha = 8, ModulesToSave = Head }, "sentiment");
         Perturb(model);
         var loraLogits = Logits(model);
         peft.AddAdapter("topic", new BottleneckConfig { ReductionFactor = 4, ModulesToSave = Head });
@@ -226,7 +226,7 @@ public class PeftMethodTests
         {
             using var model = NewBert();
             model.Eval();
-            using var peft = PeftApi.Apply(model, config with { ModulesToSave = Head });
+            using var peft = PeftModel.Apply(model, config with { ModulesToSave = Head });
             using var scope = TensorScope.Begin();
             var padded = model.Forward(Tensor.FromArray(new[] { 2, 5, 6, 3, 0, 0 }, 1, 6), Tensor.FromArray(new[] { 1f, 1, 1, 1, 0, 0 }, 1, 6)).ToArray();
             var alone = model.Forward(Tensor.FromArray(new[] { 2, 5, 6, 3 }, 1, 4), Tensor.Ones(1, 4)).ToArray();
@@ -244,7 +244,7 @@ public class PeftMethodTests
             var bytes = File.ReadAllBytes(weights);
             File.WriteAllBytes(weights, bytes[..(bytes.Length / 2)]);
             using var model = NewBert();
-            var e = Assert.Throws<InvalidDataException>(() => PeftApi.Load(model, dir))!;
+            var e = Assert.Throws<InvalidDataException>(() => PeftModel.Load(model, dir))!;
             Assert.That(e.Message, Does.Contain("adapter_model.safetensors"));
         }
         finally
@@ -263,16 +263,16 @@ public class PeftMethodTests
             var json = File.ReadAllText(configPath);
             File.WriteAllText(configPath, json.Replace("\"r\": 4", "\"r\": \"four\""));
             using (var model = NewBert())
-                Assert.That(Assert.Throws<InvalidDataException>(() => PeftApi.Load(model, dir))!.Message, Does.Contain("'r'").And.Contain("adapter_config.json"));
+                Assert.That(Assert.Throws<InvalidDataException>(() => PeftModel.Load(model, dir))!.Message, Does.Contain("'r'").And.Contain("adapter_config.json"));
             File.WriteAllText(configPath, json.Replace("\"r\": 4", "\"r\": 0"));
             using (var model = NewBert())
-                Assert.That(Assert.Throws<InvalidDataException>(() => PeftApi.Load(model, dir))!.Message, Does.Contain("rank must be positive"));
+                Assert.That(Assert.Throws<InvalidDataException>(() => PeftModel.Load(model, dir))!.Message, Does.Contain("rank must be positive"));
             File.WriteAllText(configPath, json.Replace("\"LORA\"", "\"NOPE\""));
             using (var model = NewBert())
-                Assert.That(Assert.Throws<InvalidDataException>(() => PeftApi.Load(model, dir))!.Message, Does.Contain("'peft_type'").And.Contain("NOPE"));
+                Assert.That(Assert.Throws<InvalidDataException>(() => PeftModel.Load(model, dir))!.Message, Does.Contain("'peft_type'").And.Contain("NOPE"));
             File.WriteAllText(configPath, new BottleneckConfig { ReductionFactor = 4 }.ToJson().Replace("\"reduction_factor\": 4", "\"reduction_factr\": 4"));
             using (var model = NewBert())
-                Assert.That(Assert.Throws<InvalidDataException>(() => PeftApi.Load(model, dir))!.Message, Does.Contain("reduction_factr"));
+                Assert.That(Assert.Throws<InvalidDataException>(() => PeftModel.Load(model, dir))!.Message, Does.Contain("reduction_factr"));
         }
         finally
         {
@@ -288,10 +288,10 @@ public class PeftMethodTests
         {
             var wider = Bert with { HiddenSize = 32, IntermediateSize = 64 };
             using var model = new BertForSequenceClassification(wider, Labels, PoolingMode.Mean, new Generator(1));
-            var e = Assert.Throws<InvalidDataException>(() => PeftApi.Load(model, dir))!;
+            var e = Assert.Throws<InvalidDataException>(() => PeftModel.Load(model, dir))!;
             Assert.That(e.Message, Does.Contain("bert.encoder.layer.0.attention.self.query.lora_A.weight").And.Contain("[4, 16]").And.Contain("[4, 32]"));
             using var other = NewBert();
-            using var peft = PeftApi.Apply(other, new LoraConfig { Rank = 8, ModulesToSave = Head });
+            using var peft = PeftModel.Apply(other, new LoraConfig { Rank = 8, ModulesToSave = Head });
             var e2 = Assert.Throws<InvalidDataException>(() => peft.LoadAdapter(dir))!;
             Assert.That(e2.Message, Does.Contain("field 'r'"));
             Assert.That(Directory.GetFiles(dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "adapter_config.json", "adapter_model.safetensors" }), "no temporary files are left behind");
@@ -306,7 +306,7 @@ public class PeftMethodTests
     {
         var dir = Directory.CreateTempSubdirectory("finetune-peft-").FullName;
         using var model = NewBert();
-        using var peft = PeftApi.Apply(model, config);
+        using var peft = PeftModel.Apply(model, config);
         peft.SaveAdapter(dir);
         return dir;
     }
@@ -328,7 +328,7 @@ public class PeftMethodTests
     {
         using var model = new VitForImageClassification(Vit, Labels, new Generator(3));
         long baseTotal = model.ParameterCounts().Total;
-        using var peft = PeftApi.Apply(model, config);
+        using var peft = PeftModel.Apply(model, config);
         Assert.That(peft.TrainableReport().Trainable, Is.EqualTo(added + H * Labels + Labels));
         Assert.That(peft.TrainableReport().Total, Is.EqualTo(baseTotal + added));
         var frozen = model.NamedParameters().Where(p => !p.Value.Trainable).ToDictionary(p => p.Key, p => p.Value.Value.ToArray());
@@ -394,7 +394,7 @@ public class PeftMethodTests
     public void Engine_training_with_weight_decay_leaves_frozen_weights_bit_identical(string method)
     {
         using var model = new VitForImageClassification(Vit, Labels, new Generator(3));
-        using var peft = PeftApi.Apply(model, PeftRegistry.Preset(method).Create(ModelFamily.Vit, L));
+        using var peft = PeftModel.Apply(model, PeftRegistry.Preset(method).Create(ModelFamily.Vit, L));
         var frozen = model.NamedParameters().Where(p => !p.Value.Trainable).ToDictionary(p => p.Key, p => p.Value.Value.ToArray());
         var trainable = model.NamedParameters().Where(p => p.Value.Trainable).ToDictionary(p => p.Key, p => p.Value.Value.ToArray());
         var images = Enumerable.Range(0, 12).ToList();
@@ -402,7 +402,7 @@ public class PeftMethodTests
             new Dictionary<string, Tensor> { ["pixel_values"] = Pixels(items[0], items.Count) },
             Tensor.FromArray(items.Select(i => i % Labels).ToArray(), items.Count)));
         var report = Engine.Train(new Finetune.Nn.Data.VitImageClassifier(model), data,
-            new Finetune.Nn.Training.TrainOptions { MaxSteps = 3, BatchSize = 4, LearningRate = 1e-2f, WeightDecay = 0.1f, ShowProgress = false });
+            new Finetune.Nn.Training.TrainOptions { MaxSteps = 3, BatchSize = 4, LearningRate = 1e-2f, WeightDecay = 0.1f });
         Assert.That(report.TrainableParameters, Is.EqualTo(peft.TrainableReport().Trainable));
         foreach (var (name, before) in frozen) Assert.That(model.GetParameter(name).Value.ToArray(), Is.EqualTo(before), name);
         Assert.That(trainable.All(kv => !model.GetParameter(kv.Key).Value.ToArray().SequenceEqual(kv.Value)), "every trainable tensor moves");

@@ -1,3 +1,4 @@
+using Finetune.App.Reporting;
 using Finetune;
 using Finetune.Nn;
 using Finetune.Nn.Training;
@@ -47,14 +48,19 @@ public class EngineTests
     private static string TempDir() => Directory.CreateTempSubdirectory("finetune-engine-").FullName;
 
     [Test]
-    public void Train_learns_the_blobs_and_writes_report_and_plot()
+    public void Train_learns_the_blobs_reports_progress_and_writes_the_report()
     {
         var dir = TempDir();
         using var model = new Mlp(8, 32, 3, 5);
+        var progress = new List<TrainingProgress>();
         var report = Engine.Train(model, Data(), new TrainOptions
         {
-            MaxSteps = 120, BatchSize = 16, LearningRate = 1e-2f, EvalEvery = 40, ShowProgress = false, OutputDirectory = dir, RunName = "blobs",
+            MaxSteps = 120, BatchSize = 16, LearningRate = 1e-2f, EvalEvery = 40, OutputDirectory = dir, RunName = "blobs",
+            Progress = new Recorder(progress),
         });
+        Assert.That(progress.Where(p => p.Evaluation is null).Select(p => p.Step), Is.EqualTo(Enumerable.Range(1, 120)));
+        Assert.That(progress.Where(p => p.Evaluation is not null).Select(p => p.Evaluation!), Is.EqualTo(report.Evaluations));
+        Assert.That(progress.All(p => p.TotalSteps == 120 && p.RunName == "blobs"));
         Assert.That(report.Steps, Is.EqualTo(120));
         Assert.That(report.Final!.Accuracy, Is.GreaterThan(0.85f));
         Assert.That(report.Losses.Take(10).Average(l => l.Loss), Is.GreaterThan(report.Losses.TakeLast(10).Average(l => l.Loss)));
@@ -62,6 +68,8 @@ public class EngineTests
         Assert.That(report.TrainableParameters, Is.EqualTo(8 * 32 + 32 + 32 * 3 + 3));
         Assert.That(report.PeakMemoryBytes, Is.GreaterThan(0));
         Assert.That(File.ReadAllText(Path.Combine(dir, "report.json")), Does.Contain("\"run_name\": \"blobs\""));
+        Assert.That(File.Exists(Path.Combine(dir, "loss.png")), Is.False, "the engine writes JSON only; plots are the app's");
+        LossPlot.WriteInto(dir, report);
         var png = File.ReadAllBytes(Path.Combine(dir, "loss.png"));
         Assert.That(png[1..4], Is.EqualTo("PNG"u8.ToArray()));
         Directory.Delete(dir, true);
@@ -72,7 +80,7 @@ public class EngineTests
     {
         var options = new TrainOptions
         {
-            MaxSteps = 30, BatchSize = 16, LearningRate = 5e-3f, EvalEvery = 10, ShowProgress = false, WarmupSteps = 5, GradientAccumulation = 2,
+            MaxSteps = 30, BatchSize = 16, LearningRate = 5e-3f, EvalEvery = 10, WarmupSteps = 5, GradientAccumulation = 2,
         };
         TrainingReport straight;
         using (var model = new Mlp(8, 16, 3, 9)) straight = Engine.Train(model, Data(), options);
@@ -96,7 +104,7 @@ public class EngineTests
         using var model = new Mlp(8, 16, 3, 4);
         model.FreezeMatching("fc1.*");
         var before = model.GetParameter("fc1.weight").Value.ToArray();
-        var report = Engine.Train(model, Data(), new TrainOptions { MaxSteps = 10, BatchSize = 8, LearningRate = 1e-2f, ShowProgress = false });
+        var report = Engine.Train(model, Data(), new TrainOptions { MaxSteps = 10, BatchSize = 8, LearningRate = 1e-2f });
         Assert.That(report.TrainableParameters, Is.EqualTo(16 * 3 + 3));
         Assert.That(model.GetParameter("fc1.weight").Value.ToArray(), Is.EqualTo(before));
         Assert.That(model.GetParameter("fc1.weight").Grad, Is.Null);
@@ -115,7 +123,7 @@ public class EngineTests
                 return b with { Inputs = new Dictionary<string, Tensor> { ["x"] = b["x"] * float.NaN } };
             },
         };
-        var e = Assert.Throws<TrainingDivergedException>(() => Engine.Train(model, bad, new TrainOptions { MaxSteps = 5, BatchSize = 8, ShowProgress = false }))!;
+        var e = Assert.Throws<TrainingDivergedException>(() => Engine.Train(model, bad, new TrainOptions { MaxSteps = 5, BatchSize = 8 }))!;
         Assert.That(e.Step, Is.EqualTo(1));
         Assert.That(e.Message, Does.Contain("step 1").And.Contain("NaN"));
     }
@@ -134,5 +142,11 @@ public class EngineTests
         model.Freeze();
         Assert.That(Assert.Throws<InvalidOperationException>(() => Engine.Train(model, Data(), new TrainOptions { MaxSteps = 1 }))!.Message,
             Does.Contain("no trainable parameters"));
+    }
+
+    /// <summary>Records reports synchronously (Progress&lt;T&gt; would post them to a thread-pool context).</summary>
+    private sealed class Recorder(List<TrainingProgress> into) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => into.Add(value);
     }
 }

@@ -1,3 +1,4 @@
+using Finetune.App;
 using System.Globalization;
 using Finetune.Kernels;
 using Finetune.Kernels.Cuda;

@@ -1,3 +1,4 @@
+using Finetune.App;
 using System.CommandLine;
 using Finetune.Kernels;
 using Finetune.Kernels.Cpu;

@@ -1,3 +1,5 @@
+using Finetune.App;
+using Finetune.App.Reporting;
 using System.CommandLine;
 using System.Diagnostics;
 using Finetune.Kernels.Cpu;
@@ -47,13 +49,14 @@ internal static class CompareCommand
             var names = r.GetValue(methods) is { } list
                 ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => PeftRegistry.Preset(n).Name).ToList()
                 : PeftRegistry.PresetsFor(family).Select(p => p.Name).ToList();
+            using var progress = new ConsoleProgress();
             var train = new TrainOptions
             {
                 MaxSteps = CommonOptions.Positive(r.GetValue(steps), "--steps"),
                 BatchSize = CommonOptions.Positive(r.GetValue(batch) ?? (family == ModelFamily.Bert ? 16 : 32), "--batch-size"),
                 WarmupRatio = 0.1f,
                 EvalBatchSize = 128,
-                ShowProgress = !Console.IsOutputRedirected,
+                Progress = Console.IsOutputRedirected ? null : progress,
             };
             int trainCount = r.GetValue(trainExamples), testCount = r.GetValue(testExamples);
             ulong runSeed = r.GetValue(seed);

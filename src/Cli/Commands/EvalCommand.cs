@@ -1,3 +1,4 @@
+using Finetune.App;
 using System.CommandLine;
 using System.Diagnostics;
 using Finetune.Kernels.Cpu;

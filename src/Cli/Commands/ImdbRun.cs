@@ -3,6 +3,8 @@ using Finetune.Nn.Data;
 using Finetune.Nn.IO;
 using Finetune.Nn.Text;
 using Finetune.Nn.Training;
+using Finetune.App;
+using Finetune.App.Reporting;
 using Finetune.Peft;
 using Spectre.Console;
 
@@ -26,7 +28,10 @@ internal static class ImdbRun
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(prepared.Report.ToString())}[/]");
         var classifier = prepared.Classifier;
         var data = TextClassification.Data(tokenizer, train, validation);
-        var report = Engine.Train(classifier, data, s.Train);
+        TrainingReport report;
+        using (var progress = new ConsoleProgress())
+            report = Engine.Train(classifier, data, s.Train with { Progress = progress });
+        if (s.Train.OutputDirectory is { } output) LossPlot.WriteInto(output, report);
         if (s.SaveTo is { } dir) FineTuning.Save(prepared, dir);
         var clock = Stopwatch.StartNew();
         var result = Status($"Evaluating on {test.Count:N0} held-out test reviews", () =>

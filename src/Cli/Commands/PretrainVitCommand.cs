@@ -1,3 +1,5 @@
+using Finetune.App;
+using Finetune.App.Reporting;
 using System.CommandLine;
 using System.Diagnostics;
 using Finetune.Kernels.Cpu;
@@ -72,8 +74,10 @@ internal static class PretrainVitCommand
         using var model = new VitForImageClassification(config, VitCheckpoint.PretrainClasses.Count, new Generator(s.Seed));
         var classifier = new VitImageClassifier(model);
         var data = new ClassificationData<LabeledImage>(train, null, items => FashionMnist.Collate(items));
+        using var progress = new ConsoleProgress();
         var report = Engine.Train(classifier, data, new TrainOptions
         {
+            Progress = progress,
             MaxSteps = s.Steps,
             BatchSize = s.BatchSize,
             LearningRate = s.LearningRate,

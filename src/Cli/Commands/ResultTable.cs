@@ -1,3 +1,4 @@
+using Finetune.App;
 using Finetune.Nn.Training;
 using Finetune.Peft;
 using Spectre.Console;

@@ -148,7 +148,6 @@ internal sealed class TrainingRun<TExample>
         var clock = Stopwatch.StartNew();
         int examples = 0;
         bool stoppedEarly = false;
-        using var progress = new TrainingProgress(_options.ShowProgress, _totalSteps, _options.RunName);
         using var batches = _loader.From(_position).GetEnumerator();
         while (_step < _totalSteps && !stoppedEarly)
         {
@@ -181,11 +180,13 @@ internal sealed class TrainingRun<TExample>
             _step++;
             examples += stepExamples;
             _losses.Add(new StepRecord(_step, loss, optimizer.LearningRate, gradNorm, stepExamples / stepClock.Elapsed.TotalSeconds));
-            progress.Step(_step, loss, examples / clock.Elapsed.TotalSeconds);
+            var stepReport = new TrainingProgress(
+                _options.RunName, _step, _totalSteps, loss, examples / clock.Elapsed.TotalSeconds, clock.Elapsed);
+            _options.Progress?.Report(stepReport);
 
             bool last = _step == _totalSteps;
             if (_data.Validation is { Count: > 0 } && ((_options.EvalEvery > 0 && _step % _options.EvalEvery == 0) || last))
-                stoppedEarly = EvaluateAndTrack(progress);
+                stoppedEarly = EvaluateAndTrack(stepReport);
             if (_options.CheckpointEvery > 0 && (_step % _options.CheckpointEvery == 0 || last))
                 Checkpoint.Save(Path.Combine(_options.OutputDirectory!, $"checkpoint-{_step}"), this, optimizer);
         }
@@ -212,11 +213,11 @@ internal sealed class TrainingRun<TExample>
     }
 
     /// <summary>Evaluates, remembers the best weights, and says whether early stopping triggers.</summary>
-    private bool EvaluateAndTrack(TrainingProgress progress)
+    private bool EvaluateAndTrack(TrainingProgress stepReport)
     {
         var eval = Engine.Evaluate(_model, _data.Validation!, _data.Collate, _options.EvalBatchSize, _step);
         _evaluations.Add(eval);
-        progress.Evaluated(eval);
+        _options.Progress?.Report(stepReport with { Evaluation = eval });
         if (_best is null || eval.Accuracy > _best.Accuracy)
         {
             _best = eval;

@@ -47,7 +47,7 @@ public sealed record TrainOptions
     /// <summary>Save a resumable checkpoint every N steps (0: never) into <see cref="OutputDirectory"/>.</summary>
     public int CheckpointEvery { get; init; }
 
-    /// <summary>Where the report JSON, the loss-curve PNG and checkpoints go; null writes nothing.</summary>
+    /// <summary>Where report.json and checkpoints go; null writes nothing.</summary>
     public string? OutputDirectory { get; init; }
 
     /// <summary>A checkpoint directory to continue from.</summary>
@@ -56,7 +56,8 @@ public sealed record TrainOptions
     /// <summary>Seed of the data order and of dropout.</summary>
     public ulong Seed { get; init; } = 42;
 
-    public bool ShowProgress { get; init; } = true;
+    /// <summary>Receives a report after every step and every evaluation (the CLI's progress bar); null reports nothing.</summary>
+    public IProgress<TrainingProgress>? Progress { get; init; }
 
     /// <summary>A label for the report and plot ("lora r=8", "full").</summary>
     public string RunName { get; init; } = "run";

@@ -2,7 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using Finetune.Kernels.Cpu;
 
-namespace Finetune.Kernels.Cuda;
+using Finetune.Kernels;
+using Finetune.Kernels.Cuda;
+
+namespace Finetune.App;
 
 /// <summary>
 /// <c>finetune gpu-check</c>: runs each CUDA kernel family against the CPU backend on the same inputs and times it

@@ -2,7 +2,9 @@ using System.Text.Json;
 using Finetune.Nn.IO;
 using Finetune.Nn.Training;
 
-namespace Finetune.Peft;
+using Finetune.Peft;
+
+namespace Finetune.App;
 
 /// <summary>One method's line in a comparison.</summary>
 public sealed record MethodResult(

@@ -11,7 +11,9 @@ using Finetune.Peft.Lora;
 using Finetune.Peft.Prefix;
 using Finetune.Peft.Prompts;
 
-namespace Finetune.Peft;
+using Finetune.Peft;
+
+namespace Finetune.App;
 
 /// <summary>
 /// A registry preset by name and the settings a command line may override; serialised beside saved weights so a run
@@ -119,7 +121,7 @@ public static class FineTuning
             config = prompt with { Init = PromptInit.Vocabulary, InitTokenIds = ids };
         }
         var model = new BertForSequenceClassification(encoder, options.Labels, options.Pooling, new Generator(options.Seed));
-        return new PreparedClassifier(model, new BertTextClassifier(model), Peft.Apply<Module>(model, config), options);
+        return new PreparedClassifier(model, new BertTextClassifier(model), PeftModel.Apply<Module>(model, config), options);
     }
 
     /// <summary>A pretrained ViT with a new head of <see cref="FineTuneOptions.Labels"/> classes, adapted by <paramref name="options"/>.</summary>
@@ -128,7 +130,7 @@ public static class FineTuning
         if (options.Labels < 2) throw new ArgumentOutOfRangeException(nameof(options), options.Labels, "fine-tuning: a classifier needs at least 2 labels");
         var config = options.ToConfig(ModelFamily.Vit, encoder.Config.NumLayers);
         var model = new VitForImageClassification(encoder, options.Labels, new Generator(options.Seed));
-        return new PreparedClassifier(model, new VitImageClassifier(model), Peft.Apply<Module>(model, config), options);
+        return new PreparedClassifier(model, new VitImageClassifier(model), PeftModel.Apply<Module>(model, config), options);
     }
 
     /// <summary>Writes the options and the adapter (all a rebuild needs besides the pretrained encoder).</summary>
