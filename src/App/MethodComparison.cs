@@ -6,14 +6,6 @@ using Finetune.Peft;
 
 namespace Finetune.App;
 
-/// <summary>One method's line in a comparison.</summary>
-public sealed record MethodResult(
-    string Method, string Summary, long TrainableParameters, long TotalParameters, double TrainablePercent,
-    float Accuracy, float Loss, int TestExamples, int Steps, float LearningRate, double StepSeconds, long PeakMemoryBytes)
-{
-    public TrainableReport Parameters => new(TrainableParameters, TotalParameters);
-}
-
 /// <summary>
 /// Trains every chosen method from the same pretrained start with the same step budget, batches and data order, and
 /// scores each on the same held-out examples (what <c>finetune compare</c> prints).

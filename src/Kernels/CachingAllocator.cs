@@ -1,17 +1,5 @@
 namespace Finetune.Kernels;
 
-/// <summary>Where a <see cref="CachingAllocator"/> gets its blocks: the CUDA driver, or host memory.</summary>
-public interface IRawMemory
-{
-    /// <summary>Allocates <paramref name="bytes"/>; false when the memory is exhausted (other failures throw).</summary>
-    bool TryAllocate(long bytes, out ulong address);
-
-    void Free(ulong address);
-
-    /// <summary>The exception for a request that still fails after the cache was emptied.</summary>
-    Exception OutOfMemory(long bytes, long inUseByTensors);
-}
-
 /// <summary>
 /// Memory with reuse: freed blocks go to a free list per size class and serve the next request of that class
 /// without asking the raw source (no driver call, no page faults on fresh host pages). Classes are 512-byte

@@ -1,11 +1,5 @@
 namespace Finetune.Kernels;
 
-public enum DeviceKind
-{
-    Cpu,
-    Cuda,
-}
-
 /// <summary>Where a tensor's memory lives.</summary>
 public readonly record struct Device(DeviceKind Kind, int Index = 0)
 {

@@ -314,9 +314,3 @@ public abstract class Module : IDisposable
             throw new ArgumentException($"{GetType().Name}: '{name}' is not a valid name (non-empty, no dots)");
     }
 }
-
-/// <summary>A module with one input and one output: the kind an injection can wrap or replace.</summary>
-public abstract class Layer : Module
-{
-    public abstract Tensor Forward(Tensor input);
-}

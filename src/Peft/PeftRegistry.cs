@@ -11,61 +11,6 @@ using Finetune.Peft.Prompts;
 
 namespace Finetune.Peft;
 
-/// <summary>One method: how its config is read back from adapter_config.json and how it changes a model.</summary>
-public interface IPeftMethod
-{
-    /// <summary>The <c>peft_type</c> tag of its configs.</summary>
-    string PeftType { get; }
-
-    Type ConfigType { get; }
-
-    /// <summary>Changes the model (whose base parameters are already frozen), recording every change in <paramref name="injection"/>.</summary>
-    void Inject(PeftConfig config, Injection injection);
-
-    PeftConfig ParseConfig(string json, string source);
-}
-
-/// <summary>The typed base each method folder implements.</summary>
-public abstract class PeftMethod<TConfig> : IPeftMethod where TConfig : PeftConfig
-{
-    public abstract string PeftType { get; }
-
-    public Type ConfigType => typeof(TConfig);
-
-    public void Inject(PeftConfig config, Injection injection) => Inject((TConfig)config, injection);
-
-    public PeftConfig ParseConfig(string json, string source) => Parse(json, source);
-
-    protected abstract void Inject(TConfig config, Injection injection);
-
-    protected virtual TConfig Parse(string json, string source)
-    {
-        JsonObject o;
-        try
-        {
-            o = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: the top level is not a JSON object");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{source}: not valid JSON: {e.Message}", e);
-        }
-        return PeftConfig.FromJson<TConfig>(o, source);
-    }
-}
-
-/// <summary>The model families a preset knows targets for.</summary>
-public enum ModelFamily
-{
-    Bert,
-    Vit,
-}
-
-/// <summary>A named, ready-made config: what <c>--method</c> and <c>finetune compare</c> accept.</summary>
-public sealed record PeftPreset(string Name, string Summary, Func<ModelFamily, int, PeftConfig> Create, float BertLearningRate, float VitLearningRate, ModelFamily[] Families)
-{
-    public float LearningRate(ModelFamily family) => family == ModelFamily.Bert ? BertLearningRate : VitLearningRate;
-}
-
 /// <summary>
 /// Every method by its config type and tag, and the named presets. Adding a method is adding a folder and one line in
 /// <see cref="Methods"/> (and a preset to make it reachable by name).

@@ -137,10 +137,7 @@ public sealed partial class Tensor
         }
         return true;
     }
-}
 
-public sealed partial class Tensor
-{
     /// <summary>
     /// x·Wᵀ + b with W [out, in] as torch.nn.functional.linear. The bias is copied into the output first and
     /// the GEMM accumulates onto it (beta = 1), so the sum costs no extra pass over the activations.

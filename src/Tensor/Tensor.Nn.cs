@@ -236,10 +236,3 @@ public sealed partial class Tensor
             inputs.Select((t, i) => t.RequiresGrad ? g.Narrow(d, starts[i], t._shape[d]) : null).ToArray());
     }
 }
-
-public enum Reduction
-{
-    Mean,
-    Sum,
-    None,
-}

@@ -5,12 +5,6 @@ using Finetune.Kernels.Cuda.Native;
 
 namespace Finetune.Kernels.Cuda;
 
-public sealed record CudaOptions
-{
-    /// <summary>Let cuBLAS use TF32 tensor cores for float32 GEMM (about 10 mantissa bits in the products).</summary>
-    public bool AllowTf32 { get; init; }
-}
-
 /// <summary>
 /// The CUDA backend: kernels of kernels.cu launched through <see cref="ICudaDriver"/>, GEMM through
 /// <see cref="ICudaBlas"/>, memory from a <see cref="CachingAllocator"/>. All work goes to the null stream in
@@ -449,69 +443,5 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
         }
         _blas.Dispose();
         _driver.Dispose();
-    }
-}
-
-/// <summary>Shape and strides of up to four operands after merging, passed to kernels by value (kernels.cu's StridedArgs).</summary>
-[StructLayout(LayoutKind.Sequential)]
-internal unsafe struct StridedArgs
-{
-    public const int MaxRank = 8;
-
-    public int Rank;
-    public int Pad;
-    public fixed long Shape[MaxRank];
-    public fixed long Stride[4 * MaxRank];
-
-    public static StridedArgs From(StridedIndex ix, string op)
-    {
-        if (ix.Shape.Length > MaxRank)
-            throw new NotSupportedException($"{op}: the CUDA backend walks at most {MaxRank} non-mergeable dims, this view has {ix.Shape.Length}; make it contiguous first");
-        var s = new StridedArgs { Rank = ix.Shape.Length };
-        for (int d = 0; d < ix.Shape.Length; d++)
-        {
-            s.Shape[d] = ix.Shape[d];
-            for (int o = 0; o < ix.Strides.Length; o++) s.Stride[o * MaxRank + d] = ix.Strides[o][d];
-        }
-        return s;
-    }
-}
-
-/// <summary>Kernel arguments in native memory: each value in its own aligned slot, and the void** array cuLaunchKernel reads.</summary>
-internal sealed unsafe class ArgPack : IDisposable
-{
-    private const int DataBytes = 4096, MaxArgs = 32;
-
-    private byte* _data = (byte*)NativeMemory.AlignedAlloc(DataBytes, 16);
-    private readonly void** _pointers = (void**)NativeMemory.Alloc(MaxArgs, (nuint)sizeof(void*));
-    private int _used;
-
-    public int Count { get; private set; }
-
-    public void** Pointers => _pointers;
-
-    public void Reset()
-    {
-        _used = 0;
-        Count = 0;
-    }
-
-    public ArgPack Add<T>(T value) where T : unmanaged
-    {
-        int align = Math.Min(sizeof(T), 16);
-        int at = (_used + align - 1) / align * align;
-        if (at + sizeof(T) > DataBytes || Count == MaxArgs) throw new InvalidOperationException("kernel arguments exceed the argument buffer");
-        *(T*)(_data + at) = value;
-        _pointers[Count++] = _data + at;
-        _used = at + sizeof(T);
-        return this;
-    }
-
-    public void Dispose()
-    {
-        if (_data == null) return;
-        NativeMemory.AlignedFree(_data);
-        NativeMemory.Free(_pointers);
-        _data = null;
     }
 }

@@ -1,20 +1,5 @@
 namespace Finetune.Kernels.Cuda;
 
-/// <summary>Grid or block dimensions of a launch.</summary>
-public readonly record struct Dim3(uint X, uint Y = 1, uint Z = 1)
-{
-    public ulong Volume => (ulong)X * Y * Z;
-
-    public override string ToString() => $"({X}, {Y}, {Z})";
-}
-
-/// <summary>What the backend needs to know about a device.</summary>
-public sealed record CudaDeviceInfo(string Name, int Multiprocessors, long TotalMemory, int ComputeMajor, int ComputeMinor,
-    int MaxThreadsPerBlock, double PeakBandwidthGBs)
-{
-    public string ComputeCapability => $"{ComputeMajor}.{ComputeMinor}";
-}
-
 /// <summary>
 /// The slice of the CUDA driver API the backend uses. Methods return the CUresult code unchanged; the backend
 /// checks it (so the real driver and the host device produce the same exceptions). Device addresses are ulong.
@@ -71,28 +56,4 @@ public unsafe interface ICudaDriver : IDisposable
     int EventSynchronize(nint evt);
 
     int EventElapsedTime(out float milliseconds, nint start, nint end);
-}
-
-public enum BlasOp
-{
-    N = 0,
-    T = 1,
-}
-
-/// <summary>
-/// The cuBLAS calls the backend uses, column-major as cuBLAS defines them. Returns cublasStatus_t codes.
-/// <c>allowTf32</c> selects CUBLAS_COMPUTE_32F_FAST_TF32 instead of CUBLAS_COMPUTE_32F in the Ex calls.
-/// </summary>
-public interface ICudaBlas : IDisposable
-{
-    int SetStream(nint stream);
-
-    int SgemmStridedBatched(BlasOp transA, BlasOp transB, int m, int n, int k, float alpha,
-        ulong a, int lda, long strideA, ulong b, int ldb, long strideB, float beta, ulong c, int ldc, long strideC, int batch);
-
-    int GemmEx(BlasOp transA, BlasOp transB, int m, int n, int k, float alpha,
-        ulong a, int lda, ulong b, int ldb, float beta, ulong c, int ldc, bool allowTf32);
-
-    int GemmStridedBatchedEx(BlasOp transA, BlasOp transB, int m, int n, int k, float alpha,
-        ulong a, int lda, long strideA, ulong b, int ldb, long strideB, float beta, ulong c, int ldc, long strideC, int batch, bool allowTf32);
 }

@@ -3,9 +3,6 @@ using System.Text;
 
 namespace Finetune.Kernels.Profiling;
 
-/// <summary>One kernel call: what ran, on which shapes, how much work it did and how long it took.</summary>
-public sealed record KernelRecord(string Kernel, string Shape, double Flops, double Bytes, double Milliseconds, string Scope);
-
 /// <summary>
 /// Records every backend kernel call made while a profiling session is active. Ops reach kernels through
 /// <see cref="Dispatch"/>, the single point where calls are timed; with no session it returns the backend

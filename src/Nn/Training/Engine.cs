@@ -255,17 +255,3 @@ internal sealed class TrainingRun<TExample>
     internal int SinceBest { get => _sinceBest; set => _sinceBest = value; }
     internal Dictionary<string, float[]>? BestWeights { get => _bestWeights; set => _bestWeights = value; }
 }
-
-/// <summary>Training stopped because the loss stopped being a number.</summary>
-public sealed class TrainingDivergedException : Exception
-{
-    public TrainingDivergedException(int step, float loss)
-        : base($"train: the loss at step {step} is {loss}; lower the learning rate, enable MaxGradNorm, or run the step under AnomalyMode.Detect() to find the op that produced it")
-    {
-        Step = step;
-        Loss = loss;
-    }
-
-    public int Step { get; }
-    public float Loss { get; }
-}

@@ -2,12 +2,6 @@ using Finetune.Nn.Optim;
 
 namespace Finetune.Nn.Training;
 
-public enum OptimizerKind
-{
-    AdamW,
-    Sgd,
-}
-
 /// <summary>Everything Engine.Train can be told. Validated before the first step, naming the option and value.</summary>
 public sealed record TrainOptions
 {

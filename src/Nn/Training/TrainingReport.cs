@@ -3,10 +3,6 @@ using System.Text.Json.Serialization;
 
 namespace Finetune.Nn.Training;
 
-public sealed record StepRecord(int Step, float Loss, float LearningRate, float GradNorm, double ExamplesPerSecond);
-
-public sealed record EvalRecord(int Step, float Loss, float Accuracy, int Examples);
-
 /// <summary>What a run did: per-step losses, evaluations, throughput and memory. Serialises to JSON.</summary>
 public sealed record TrainingReport
 {

@@ -1,0 +1,7 @@
+namespace Finetune.Kernels.Cuda;
+
+public enum BlasOp
+{
+    N = 0,
+    T = 1,
+}

@@ -1,0 +1,7 @@
+namespace Finetune.Kernels;
+
+public enum DeviceKind
+{
+    Cpu,
+    Cuda,
+}

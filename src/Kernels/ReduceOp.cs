@@ -1,0 +1,7 @@
+namespace Finetune.Kernels;
+
+public enum ReduceOp
+{
+    Sum,
+    Max,
+}

@@ -1,0 +1,54 @@
+using Finetune.Kernels;
+
+namespace Finetune.Nn;
+
+/// <summary>
+/// Multi-head scaled dot-product self-attention (HF <c>attention.self</c>): query/key/value projections, an
+/// additive padding mask, softmax, dropout on the probabilities; returns the heads concatenated, before the output projection.
+/// </summary>
+public sealed class BertSelfAttention : Module
+{
+    public BertSelfAttention(BertConfig config, Generator? generator = null)
+    {
+        NumHeads = config.NumHeads;
+        HeadDim = config.HeadDim;
+        int h = config.HiddenSize;
+        RegisterModule("query", Linear.WithNormalInit(h, h, config.InitializerRange, generator));
+        RegisterModule("key", Linear.WithNormalInit(h, h, config.InitializerRange, generator));
+        RegisterModule("value", Linear.WithNormalInit(h, h, config.InitializerRange, generator));
+        RegisterModule("dropout", new Dropout(config.AttentionDropout, generator));
+    }
+
+    public int NumHeads { get; }
+
+    public int HeadDim { get; }
+
+    /// <summary>x [B, T, H]; <paramref name="additiveMask"/> broadcastable to [B, heads, T, T] (0 keep, large negative drop).</summary>
+    public Tensor Forward(Tensor x, Tensor? additiveMask)
+    {
+        int b = x.Size(0), t = x.Size(1);
+        var q = SplitHeads(Child<Layer>("query").Forward(x), b, t);
+        var keys = Child<Layer>("key").Forward(x);
+        var values = Child<Layer>("value").Forward(x);
+        int tk = t;
+        if (FindChild<IKeyValuePrefix>(Hooks.Prefix) is { } prefix)
+        {
+            var (pk, pv) = prefix.KeysAndValues(b);
+            keys = Tensor.Concat(new[] { pk, keys }, 1);
+            values = Tensor.Concat(new[] { pv, values }, 1);
+            tk += prefix.Length;
+            // Every query may attend to every prefix position.
+            if (additiveMask is not null)
+                additiveMask = Tensor.Concat(new[] { Tensor.Zeros(new[] { additiveMask.Size(0), additiveMask.Size(1), additiveMask.Size(2), prefix.Length }, x.Device), additiveMask }, 3);
+        }
+        var k = SplitHeads(keys, b, tk);
+        var v = SplitHeads(values, b, tk);
+        var scores = q.Matmul(k.Transpose(-1, -2));
+        var probs = Child<Layer>("dropout").Forward(scores.ScaledMaskedSoftmax(1f / MathF.Sqrt(HeadDim), additiveMask));
+        var context = probs.Matmul(v);
+        return context.Transpose(1, 2).Reshape(b, t, NumHeads * HeadDim);
+    }
+
+    /// <summary>[B, T, H] → [B, heads, T, headDim] as a view.</summary>
+    private Tensor SplitHeads(Tensor y, int b, int t) => y.View(b, t, NumHeads, HeadDim).Transpose(1, 2);
+}

@@ -1,0 +1,10 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Finetune.Nn.Data;
+
+/// <summary>One movie review: its text (HTML line breaks removed) and its sentiment (1 positive, 0 negative).</summary>
+public sealed record Review(string Text, int Label);

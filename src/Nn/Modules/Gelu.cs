@@ -1,0 +1,9 @@
+namespace Finetune.Nn;
+
+/// <summary>GELU, exact (erf) as in BERT, or the tanh approximation.</summary>
+public sealed class Gelu(bool tanhApproximation = false) : Layer
+{
+    public bool TanhApproximation { get; } = tanhApproximation;
+
+    public override Tensor Forward(Tensor input) => input.Gelu(TanhApproximation);
+}

@@ -1,0 +1,8 @@
+namespace Finetune.Nn.Optim;
+
+public enum DecayKind
+{
+    Constant,
+    Linear,
+    Cosine,
+}

@@ -1,0 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Finetune.Nn.Training;
+
+public sealed record EvalRecord(int Step, float Loss, float Accuracy, int Examples);

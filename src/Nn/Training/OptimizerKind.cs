@@ -1,0 +1,9 @@
+using Finetune.Nn.Optim;
+
+namespace Finetune.Nn.Training;
+
+public enum OptimizerKind
+{
+    AdamW,
+    Sgd,
+}

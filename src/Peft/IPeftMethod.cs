@@ -1,0 +1,26 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Finetune.Peft.Adapters;
+using Finetune.Peft.BitFit;
+using Finetune.Peft.Full;
+using Finetune.Peft.IA3;
+using Finetune.Peft.LnTuning;
+using Finetune.Peft.Lora;
+using Finetune.Peft.Prefix;
+using Finetune.Peft.Prompts;
+
+namespace Finetune.Peft;
+
+/// <summary>One method: how its config is read back from adapter_config.json and how it changes a model.</summary>
+public interface IPeftMethod
+{
+    /// <summary>The <c>peft_type</c> tag of its configs.</summary>
+    string PeftType { get; }
+
+    Type ConfigType { get; }
+
+    /// <summary>Changes the model (whose base parameters are already frozen), recording every change in <paramref name="injection"/>.</summary>
+    void Inject(PeftConfig config, Injection injection);
+
+    PeftConfig ParseConfig(string json, string source);
+}

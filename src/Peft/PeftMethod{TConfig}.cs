@@ -1,0 +1,40 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Finetune.Peft.Adapters;
+using Finetune.Peft.BitFit;
+using Finetune.Peft.Full;
+using Finetune.Peft.IA3;
+using Finetune.Peft.LnTuning;
+using Finetune.Peft.Lora;
+using Finetune.Peft.Prefix;
+using Finetune.Peft.Prompts;
+
+namespace Finetune.Peft;
+
+/// <summary>The typed base each method folder implements.</summary>
+public abstract class PeftMethod<TConfig> : IPeftMethod where TConfig : PeftConfig
+{
+    public abstract string PeftType { get; }
+
+    public Type ConfigType => typeof(TConfig);
+
+    public void Inject(PeftConfig config, Injection injection) => Inject((TConfig)config, injection);
+
+    public PeftConfig ParseConfig(string json, string source) => Parse(json, source);
+
+    protected abstract void Inject(TConfig config, Injection injection);
+
+    protected virtual TConfig Parse(string json, string source)
+    {
+        JsonObject o;
+        try
+        {
+            o = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: the top level is not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{source}: not valid JSON: {e.Message}", e);
+        }
+        return PeftConfig.FromJson<TConfig>(o, source);
+    }
+}

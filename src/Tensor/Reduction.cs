@@ -1,0 +1,10 @@
+using Finetune.Kernels;
+
+namespace Finetune;
+
+public enum Reduction
+{
+    Mean,
+    Sum,
+    None,
+}
