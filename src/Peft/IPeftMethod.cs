@@ -23,4 +23,13 @@ public interface IPeftMethod
     void Inject(PeftConfig config, Injection injection);
 
     PeftConfig ParseConfig(string json, string source);
+
+    /// <summary>Folds the adapter of <paramref name="injection"/> into the base weights; methods that cannot, throw.</summary>
+    void Merge(Injection injection);
+
+    /// <summary>Takes a merged adapter out of the base weights again.</summary>
+    void Unmerge(Injection injection);
+
+    /// <summary>Whether the adapter of <paramref name="injection"/> is folded into the base weights now.</summary>
+    bool IsMerged(Injection injection);
 }

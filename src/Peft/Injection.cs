@@ -38,6 +38,28 @@ public sealed class Injection
 
     internal bool Active { get; private set; } = true;
 
+    /// <summary>
+    /// Linear children of the model whose dotted path the predicate accepts, outside any layer that already wraps one.
+    /// Collect first: replacing children while walking would change the walk.
+    /// </summary>
+    public List<(string Path, Linear Linear)> FindLinears(Func<string, bool> isTarget)
+    {
+        var targets = new List<(string, Linear)>();
+        foreach (var (path, parent) in Root.NamedModules())
+        {
+            if (parent is IWrappingLayer) continue;
+            foreach (var (name, child) in parent.NamedChildren())
+            {
+                string childPath = path.Length == 0 ? name : path + "." + name;
+                if (child is Linear linear && isTarget(childPath)) targets.Add((childPath, linear));
+            }
+        }
+        return targets;
+    }
+
+    /// <summary>The layers of type <typeparamref name="T"/> this adapter added to the model.</summary>
+    public IEnumerable<T> Added<T>() => _edits.Select(e => e.Added).OfType<T>();
+
     /// <summary>Swaps the child at dotted <paramref name="path"/> for <paramref name="replacement"/>.</summary>
     public void Replace(string path, Module replacement)
     {

@@ -24,6 +24,21 @@ public abstract class PeftMethod<TConfig> : IPeftMethod where TConfig : PeftConf
 
     protected abstract void Inject(TConfig config, Injection injection);
 
+    /// <summary>Merges every <see cref="IMergeableLayer"/> the adapter added; a method that added none does not merge.</summary>
+    public virtual void Merge(Injection injection)
+    {
+        var layers = injection.Added<IMergeableLayer>().ToList();
+        if (layers.Count == 0) throw new InvalidOperationException($"peft: {PeftType} adapters do not merge into the base weights");
+        foreach (var l in layers) l.Merge();
+    }
+
+    public virtual void Unmerge(Injection injection)
+    {
+        foreach (var l in injection.Added<IMergeableLayer>()) l.Unmerge();
+    }
+
+    public virtual bool IsMerged(Injection injection) => injection.Added<IMergeableLayer>().Any(l => l.Merged);
+
     protected virtual TConfig Parse(string json, string source)
     {
         JsonObject o;

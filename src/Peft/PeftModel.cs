@@ -1,7 +1,6 @@
 using Finetune.Nn;
 using Finetune.Nn.IO;
 using Finetune.Nn.Training;
-using Finetune.Peft.Lora;
 
 namespace Finetune.Peft;
 

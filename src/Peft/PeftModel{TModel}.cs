@@ -1,7 +1,6 @@
 using Finetune.Nn;
 using Finetune.Nn.IO;
 using Finetune.Nn.Training;
-using Finetune.Peft.Lora;
 
 namespace Finetune.Peft;
 
@@ -29,7 +28,8 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
     /// <summary>Dotted paths of the modules the active adapter replaced or hooked into.</summary>
     public IReadOnlyList<string> AdaptedPaths => Active.Paths;
 
-    public IEnumerable<LoraLinear> LoraLayers => Model.NamedModules().Select(m => m.Value).OfType<LoraLinear>();
+    /// <summary>The model's layers of type <typeparamref name="T"/>, e.g. <c>Layers&lt;LoraLinear&gt;()</c>.</summary>
+    public IEnumerable<T> Layers<T>() => Model.NamedModules().Select(m => m.Value).OfType<T>();
 
     private Injection Active => ActiveAdapter is { } name ? _adapters[name] : throw new InvalidOperationException("peft: no adapter is active");
 
@@ -105,17 +105,10 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
         _adapters.Remove(name);
     }
 
-    /// <summary>Folds every LoRA layer of the active adapter into its base weight.</summary>
-    public void Merge()
-    {
-        if (Config is not LoraConfig) throw new InvalidOperationException($"peft: only LoRA adapters merge, the active one is {Config.PeftType}");
-        foreach (var l in LoraLayers) l.Merge();
-    }
+    /// <summary>Folds the active adapter into the base weights (LoRA and its variants; other methods throw).</summary>
+    public void Merge() => PeftRegistry.ForConfig(Config).Merge(Active);
 
-    public void Unmerge()
-    {
-        foreach (var l in LoraLayers) l.Unmerge();
-    }
+    public void Unmerge() => PeftRegistry.ForConfig(Config).Unmerge(Active);
 
     /// <summary>The tensors of adapter <paramref name="name"/> (default: the active one) by the model's dotted paths, as views.</summary>
     public Dictionary<string, Tensor> AdapterStateDict(string? name = null)
@@ -209,7 +202,8 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
 
     private void CheckUnmerged()
     {
-        if (LoraLayers.Any(l => l.Merged)) throw new InvalidOperationException("peft: the active LoRA adapter is merged; Unmerge() before switching adapters");
+        if (ActiveAdapter is { } name && PeftRegistry.ForConfig(Config).IsMerged(Active))
+            throw new InvalidOperationException($"peft: the active adapter '{name}' is merged; Unmerge() before switching adapters");
     }
 
     /// <summary>Each module to save gets a trainable copy owned by this adapter when it is a Linear; others train in place.</summary>

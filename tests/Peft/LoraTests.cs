@@ -24,7 +24,7 @@ public class LoraTests
     private static void PerturbB(PeftModel<BertForSequenceClassification> peft)
     {
         var g = new Generator(99);
-        foreach (var l in peft.LoraLayers)
+        foreach (var l in peft.Layers<LoraLinear>())
             using (var v = Tensor.Normal(l.LoraB.Weight.Shape.ToArray(), 0f, 0.5f, g)) l.LoraB.Weight.CopyFrom(v);
     }
 
@@ -86,11 +86,11 @@ public class LoraTests
         using var scope = TensorScope.Begin();
         var fresh = model.Forward(ids, mask).ToArray();
         PerturbB(peft);
-        var baseWeight = peft.LoraLayers.First().BaseLayer.Weight.Value.ToArray();
+        var baseWeight = peft.Layers<LoraLinear>().First().BaseLayer.Weight.Value.ToArray();
         var unmerged = model.Forward(ids, mask).ToArray();
         Assert.That(unmerged.Zip(fresh, (a, b) => Math.Abs(a - b)).Max(), Is.GreaterThan(1e-3), "the adapters must change the output");
         peft.Merge();
-        Assert.That(peft.LoraLayers.First().BaseLayer.Weight.Value.ToArray(), Is.Not.EqualTo(baseWeight));
+        Assert.That(peft.Layers<LoraLinear>().First().BaseLayer.Weight.Value.ToArray(), Is.Not.EqualTo(baseWeight));
         var merged = model.Forward(ids, mask).ToArray();
         double maxErr = unmerged.Zip(merged, (a, b) => Math.Abs(a - b)).Max();
         TestContext.Out.WriteLine($"LoRA merged vs unmerged max abs error: {maxErr:E2}");
@@ -100,7 +100,7 @@ public class LoraTests
         Assert.That(e.Message, Does.Contain("Unmerge()"));
         model.Eval();
         peft.Unmerge();
-        var restored = peft.LoraLayers.First().BaseLayer.Weight.Value.ToArray();
+        var restored = peft.Layers<LoraLinear>().First().BaseLayer.Weight.Value.ToArray();
         Assert.That(restored.Zip(baseWeight, (a, b) => Math.Abs(a - b)).Max(), Is.LessThan(1e-6));
     }
 

@@ -171,14 +171,14 @@ public class PeftMethodTests
         model.Eval();
         using var peft = PeftModel.Apply(model, new LoraConfig { Rank = 4, Alpha = 8, UseDora = true, TargetModules = LoraConfig.AllBertLinears });
         Perturb(model);
-        var baseWeight = peft.LoraLayers.First().BaseLayer.Weight.Value.ToArray();
+        var baseWeight = peft.Layers<LoraLinear>().First().BaseLayer.Weight.Value.ToArray();
         var unmerged = Logits(model);
         peft.Merge();
         double err = Logits(model).Zip(unmerged, (a, b) => Math.Abs(a - b)).Max();
         TestContext.Out.WriteLine($"DoRA merged vs unmerged max abs error: {err:E2}");
         Assert.That(err, Is.LessThan(1e-5));
         peft.Unmerge();
-        Assert.That(peft.LoraLayers.First().BaseLayer.Weight.Value.ToArray().Zip(baseWeight, (a, b) => Math.Abs(a - b)).Max(), Is.LessThan(1e-5));
+        Assert.That(peft.Layers<LoraLinear>().First().BaseLayer.Weight.Value.ToArray().Zip(baseWeight, (a, b) => Math.Abs(a - b)).Max(), Is.LessThan(1e-5));
     }
 
     [Test]

@@ -4,7 +4,7 @@ using Finetune.Peft.Lora;
 namespace Finetune.Peft.IA3;
 
 /// <summary>A frozen Linear whose output (or, for feed-forward targets, input) is multiplied by a learned vector <c>ia3_l</c>.</summary>
-public sealed class Ia3Linear : Layer
+public sealed class Ia3Linear : Layer, IWrappingLayer
 {
     public Ia3Linear(Linear baseLayer, bool feedforward)
     {

@@ -9,7 +9,7 @@ public sealed class Ia3Method : PeftMethod<Ia3Config>
 
     protected override void Inject(Ia3Config config, Injection injection)
     {
-        var targets = LoraInjector.FindLinears(injection.Root, p => Targets.Matches(p, config.TargetModules));
+        var targets = injection.FindLinears(p => Targets.Matches(p, config.TargetModules));
         if (targets.Count == 0)
             throw new ArgumentException($"ia3: no Linear matches target modules [{string.Join(", ", config.TargetModules)}]");
         foreach (var (path, linear) in targets)

@@ -13,7 +13,7 @@ public static class LoraInjector
         config.Validate();
         var model = injection.Root;
         // Collect first: replacing children while walking would change the walk.
-        var targets = FindLinears(model, config.IsTarget);
+        var targets = injection.FindLinears(config.IsTarget);
         if (targets.Count == 0)
         {
             var linears = model.NamedModules().Where(m => m.Value is Linear).Select(m => m.Key).Take(8);
@@ -21,21 +21,5 @@ public static class LoraInjector
         }
         foreach (var (path, linear) in targets)
             injection.Replace(path, new LoraLinear(linear, config.Rank, config.Scale, config.Dropout, injection.Generator, config.UseDora));
-    }
-
-    /// <summary>Linear children whose dotted path the predicate accepts, outside any already-wrapping layer.</summary>
-    internal static List<(string Path, Linear Linear)> FindLinears(Module model, Func<string, bool> isTarget)
-    {
-        var targets = new List<(string, Linear)>();
-        foreach (var (path, parent) in model.NamedModules())
-        {
-            if (parent is LoraLinear or IA3.Ia3Linear) continue;
-            foreach (var (name, child) in parent.NamedChildren())
-            {
-                string childPath = path.Length == 0 ? name : path + "." + name;
-                if (child is Linear linear && isTarget(childPath)) targets.Add((childPath, linear));
-            }
-        }
-        return targets;
     }
 }

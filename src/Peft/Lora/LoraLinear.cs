@@ -9,7 +9,7 @@ namespace Finetune.Peft.Lora;
 /// magnitude m [out] learned and initialised to ‖W‖ (the norm is not differentiated, as in the DoRA paper §4.3).
 /// Children follow PEFT's names: <c>base_layer</c>, <c>lora_A</c>, <c>lora_B</c>, <c>lora_dropout</c>, <c>lora_magnitude_vector</c>.
 /// </summary>
-public sealed class LoraLinear : Layer
+public sealed class LoraLinear : Layer, IWrappingLayer, IMergeableLayer
 {
     private Tensor? _mergedScale;
 
