@@ -97,7 +97,8 @@ __device__ __forceinline__ long long global_thread() { return (long long)blockId
 __device__ __forceinline__ long long grid_threads() { return (long long)gridDim.x * blockDim.x; }
 
 // ---------------------------------------------------------------------------------------------------------
-// Elementwise unary forward/backward and fill. Op codes are the UnaryOp enum values of IBackend.cs.
+// Elementwise unary forward/backward and fill. Op codes are the UnaryOp enum values (src/Kernels/UnaryOp.cs,
+// in the same order; tests/Cuda/KernelCodeMirrorTests.cs checks it).
 // ---------------------------------------------------------------------------------------------------------
 
 enum UnaryCode
@@ -227,6 +228,7 @@ extern "C" __global__ void fill_f32(float* y, float value, long long n)
 // Binary ops, where and strided copy: broadcasting is a stride of 0, so one strided walk serves all.
 // ---------------------------------------------------------------------------------------------------------
 
+// The BinaryOp enum values (src/Kernels/BinaryOp.cs), in order; tests/Cuda/KernelCodeMirrorTests.cs checks it.
 enum BinaryCode { B_ADD, B_SUB, B_MUL, B_DIV, B_EQ, B_GT };
 
 __device__ __forceinline__ float binary_apply(int op, float a, float b)

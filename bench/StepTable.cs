@@ -1,6 +1,6 @@
-using Finetune.App;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Finetune.App;
 using Finetune.Kernels.Cpu;
 using Finetune.Kernels.Profiling;
 using Finetune.Nn.IO;
@@ -49,6 +49,7 @@ public static class StepTable
             return 0;
         }
         double Timed(Action step) => Median(reps, step);
+        string torchName = "PyTorch (unavailable)";
         for (int round = 0; round < rounds; round++)
         {
             Keep(ours, "lora_step_s", EngineStep("lora", ids, batch, seq, Timed));
@@ -56,6 +57,7 @@ public static class StepTable
             Keep(ours, "forward_s", EngineForward(ids, batch, seq, Timed));
             Keep(peer, "ort_forward_s", OrtForward(ids, batch, seq, reps, threads));
             var torch = TorchPeer(batch, seq, reps, threads);
+            if (torch is not null) torchName = $"PyTorch {torch["torch"]}";
             if (torch is not null)
                 foreach (var k in new[] { "lora_step_s", "full_step_s", "forward_s" }) Keep(peer, "torch_" + k, torch[k]!.GetValue<double>());
         }
@@ -67,10 +69,12 @@ public static class StepTable
             string ratio = peer.TryGetValue(peerKey, out pv) ? $"{ours[key] / pv:F2}×" : "-";
             Console.WriteLine($"{name,-26} {ours[key],8:F3} s {p,10} {peerName,-22} {ratio,14}");
         }
-        Row("LoRA training step", "lora_step_s", "torch_lora_step_s", "PyTorch 1.13");
-        Row("full training step", "full_step_s", "torch_full_step_s", "PyTorch 1.13");
-        Row("forward (eval, no grad)", "forward_s", "ort_forward_s", "ONNX Runtime 1.31");
-        Row("forward (eval, no grad)", "forward_s", "torch_forward_s", "PyTorch 1.13");
+        // The peers name their own versions: the torch peer reports torch.__version__, ONNX Runtime its native library's.
+        string ortName = $"ONNX Runtime {OrtEnv.Instance().GetVersionString()}";
+        Row("LoRA training step", "lora_step_s", "torch_lora_step_s", torchName);
+        Row("full training step", "full_step_s", "torch_full_step_s", torchName);
+        Row("forward (eval, no grad)", "forward_s", "ort_forward_s", ortName);
+        Row("forward (eval, no grad)", "forward_s", "torch_forward_s", torchName);
         return 0;
     }
 

@@ -1,5 +1,5 @@
-using Finetune.App;
 using System.Text.Json;
+using Finetune.App;
 using Finetune.Nn;
 using Finetune.Nn.Training;
 using Finetune.Peft;

@@ -146,6 +146,14 @@ public class GradientTests
     {
         var padding = Tensor.FromArray(new[] { 0f, 0f, -3f, 0f, -1f, 0f, 0f, -2f, 0f, 0f }, 2, 1, 1, 5).Keep();
         Check("scaled_masked_softmax (fused)", xs => xs[0].ScaledMaskedSoftmax(0.4f, padding), Leaf(2, 3, 4, 5));
+        using (var profiler = Finetune.Kernels.Profiling.KernelProfiler.Start())
+        {
+            var x = Leaf(2, 3, 4, 5);
+            x.ScaledMaskedSoftmax(0.4f, padding).Sum().Backward();
+            var kernels = profiler.Records.Select(r => r.Kernel).ToList();
+            Assert.That(kernels, Does.Contain("softmax scaled masked").And.Contain("softmax_backward"), "the fused kernels ran");
+            Assert.That(kernels, Does.Not.Contain("softmax"), "no composed softmax ran");
+        }
         Check("scaled_masked_softmax (no mask)", xs => xs[0].ScaledMaskedSoftmax(1.7f), Leaf(3, 5));
         // A learned mask is not a constant: the composed ops carry its gradient too.
         Check("scaled_masked_softmax (mask with a gradient)", xs => xs[0].ScaledMaskedSoftmax(0.5f, xs[1]), Leaf(2, 3, 5), Leaf(3, 5));

@@ -1,5 +1,6 @@
 using Finetune;
 using Finetune.Kernels.Cpu;
+using Finetune.Kernels.Profiling;
 
 namespace Finetune.Tests.Tensors;
 
@@ -191,18 +192,27 @@ public class TensorTests
         Assert.That(one, Is.EqualTo(two));
     }
 
-    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 2, 1, 1, 5 }, TestName = "BERT padding mask [B,1,1,T] (fused)")]
-    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 4, 5 }, TestName = "one [T,T] mask for every batch and head (fused)")]
-    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 3, 1, 5 }, TestName = "per-head mask [heads,1,T] (fused)")]
-    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 5 }, TestName = "one row for every row (fused)")]
-    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 2, 1, 4, 5 }, TestName = "broadcast inside the row block (composed)")]
-    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 2, 3, 4, 1 }, TestName = "one value per row (composed)")]
-    public void Scaled_masked_softmax_equals_the_composed_ops(int[] scores, int[] mask)
+    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 2, 1, 1, 5 }, true, TestName = "BERT padding mask [B,1,1,T] (fused)")]
+    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 4, 5 }, true, TestName = "one [T,T] mask for every batch and head (fused)")]
+    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 3, 1, 5 }, true, TestName = "per-head mask [heads,1,T] (fused)")]
+    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 5 }, true, TestName = "one row for every row (fused)")]
+    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 2, 1, 4, 5 }, false, TestName = "broadcast inside the row block (composed)")]
+    [TestCase(new[] { 2, 3, 4, 5 }, new[] { 2, 3, 4, 1 }, false, TestName = "one value per row (composed)")]
+    public void Scaled_masked_softmax_equals_the_composed_ops(int[] scores, int[] mask, bool fused)
     {
         var x = Tensor.Normal(scores, 0f, 2f, new Generator(11));
         var m = Tensor.Uniform(mask, -5f, 0f, new Generator(12));
         var expected = (x * 0.35f + m).Softmax().ToArray();
-        Assert.That(x.ScaledMaskedSoftmax(0.35f, m).ToArray(), Is.EqualTo(expected).Within(1e-6));
+        Tensor y;
+        using (var profiler = KernelProfiler.Start())
+        {
+            y = x.ScaledMaskedSoftmax(0.35f, m);
+            // The path that ran, by kernel name: one fused kernel, or scale, add and a plain softmax.
+            var kernels = profiler.Records.Select(r => r.Kernel).ToList();
+            if (fused) Assert.That(kernels, Is.EqualTo(new[] { "softmax scaled masked" }), "the fused kernel alone ran");
+            else Assert.That(kernels, Does.Contain("softmax").And.Not.Contain("softmax scaled masked"), "the composed ops ran");
+        }
+        Assert.That(y.ToArray(), Is.EqualTo(expected).Within(1e-6));
         var strided = x.Transpose(1, 2).Contiguous().Transpose(1, 2);
         Assert.That(strided.IsContiguous, Is.False);
         Assert.That(strided.ScaledMaskedSoftmax(0.35f, m).ToArray(), Is.EqualTo(expected).Within(1e-6), "non-contiguous scores");

@@ -66,6 +66,16 @@ public class DataTests
         var again = ImdbReviews.Split(all);
         Assert.That(again.Test.Select(r => r.Text), Is.EqualTo(split.Test.Select(r => r.Text)));
         var testTexts = split.Test.Select(r => r.Text).ToHashSet();
-        Assert.That(split.Train.Take(5000).Count(r => testTexts.Contains(r.Text)), Is.LessThan(5), "only verbatim duplicates in the source overlap");
+        // Every review, every pair of parts: the only texts two parts share are reviews the source itself holds twice.
+        var duplicated = all.GroupBy(r => r.Text).Where(g => g.Count() > 1).Select(g => g.Key).ToHashSet();
+        var validationTexts = split.Validation.Select(r => r.Text).ToHashSet();
+        var trainTexts = split.Train.Select(r => r.Text).ToHashSet();
+        foreach (var (name, a, b) in new[] { ("train/test", trainTexts, testTexts), ("train/validation", trainTexts, validationTexts),
+                     ("validation/test", validationTexts, testTexts) })
+        {
+            var shared = a.Intersect(b).ToList();
+            Assert.That(shared.Where(t => !duplicated.Contains(t)), Is.Empty, $"{name} share a review the source holds once");
+        }
+        Assert.That(split.Train.Count + split.Validation.Count + split.Test.Count, Is.EqualTo(all.Count), "the parts cover every review once");
     }
 }

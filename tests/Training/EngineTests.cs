@@ -1,5 +1,5 @@
-using Finetune.App.Reporting;
 using Finetune;
+using Finetune.App.Reporting;
 using Finetune.Nn;
 using Finetune.Nn.Training;
 

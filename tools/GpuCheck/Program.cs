@@ -1,5 +1,5 @@
-using Finetune.App;
 using System.Globalization;
+using Finetune.App;
 using Finetune.Kernels;
 using Finetune.Kernels.Cuda;
 

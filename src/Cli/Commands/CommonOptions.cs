@@ -1,10 +1,10 @@
-using Finetune.App;
 using System.CommandLine;
+using Finetune.App;
 using Finetune.Kernels;
 using Finetune.Kernels.Cpu;
 using Finetune.Nn.Optim;
-using Finetune.Nn.Training;
 using Finetune.Nn.Text;
+using Finetune.Nn.Training;
 using Finetune.Peft;
 
 namespace Finetune.Cli.Commands;

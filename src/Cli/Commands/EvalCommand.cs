@@ -1,6 +1,6 @@
-using Finetune.App;
 using System.CommandLine;
 using System.Diagnostics;
+using Finetune.App;
 using Finetune.Kernels.Cpu;
 using Finetune.Nn.Data;
 using Finetune.Nn.IO;

@@ -1,5 +1,5 @@
-using Finetune.App;
 using System.CommandLine;
+using Finetune.App;
 using Finetune.Kernels.Cuda;
 
 namespace Finetune.Cli.Commands;

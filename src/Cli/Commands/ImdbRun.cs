@@ -1,10 +1,10 @@
 using System.Diagnostics;
+using Finetune.App;
+using Finetune.App.Reporting;
 using Finetune.Nn.Data;
 using Finetune.Nn.IO;
 using Finetune.Nn.Text;
 using Finetune.Nn.Training;
-using Finetune.App;
-using Finetune.App.Reporting;
 using Finetune.Peft;
 using Spectre.Console;
 

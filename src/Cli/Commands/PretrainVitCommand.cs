@@ -1,7 +1,7 @@
-using Finetune.App;
-using Finetune.App.Reporting;
 using System.CommandLine;
 using System.Diagnostics;
+using Finetune.App;
+using Finetune.App.Reporting;
 using Finetune.Kernels.Cpu;
 using Finetune.Nn;
 using Finetune.Nn.Data;
