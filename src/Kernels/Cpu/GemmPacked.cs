@@ -84,8 +84,8 @@ public static unsafe class GemmPacked
         if (work <= SmallWork || p.M <= 2)
             GemmDirect.Run(in p, parallel);
         else if (2 * p.N <= kernel.Nr && p.M > p.N)
-            // narrow C (e.g. a LoRA rank): compute Cᵀ so the wide tile dimension runs along m
-            GemmDriver.Run(p.Transposed(), kernel, parallel);
+            GemmDriver.Run(p.Transposed(), kernel, parallel); // narrow C (e.g. a LoRA rank): compute Cᵀ so the wide tile
+                                                              // dimension runs along m
         else
             GemmDriver.Run(in p, kernel, parallel);
     }

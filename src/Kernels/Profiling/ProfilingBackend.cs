@@ -62,8 +62,8 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
         Time("reduce_" + op.ToString().ToLowerInvariant(), $"[{outer}, {extent}, {inner_}]", (double)outer * extent * inner_,
             ((double)outer * extent * inner_ + (double)outer * inner_) * F, () => inner.Reduce(op, x, y, outer, extent, inner_));
 
-    public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Dense a, int lda, long strideA, Dense b, int ldb,
-        long strideB,
+    public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Dense a, int lda, long strideA,
+        Dense b, int ldb, long strideB,
         float beta, Dense c, int ldc, long strideC, int batch) =>
         Time("gemm" + (transA ? "_tA" : "") + (transB ? "_tB" : ""), $"{batch}×[{m}×{k}]·[{k}×{n}]", 2.0 * batch * m * n * k,
             (double)batch * ((double)m * k + (double)k * n + 2.0 * m * n) * F,
@@ -75,8 +75,8 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
             () => inner.Softmax(log, x, y, rows, cols, scale, mask));
 
     public void SoftmaxBackward(bool log, Dense y, Dense gy, Dense gx, int rows, int cols, float scale = 1f) =>
-        Time(log ? "log_softmax_backward" : "softmax_backward", $"[{rows}, {cols}]", (scale == 1f ? 4.0 : 5.0) * rows * cols,
-            3.0 * rows * cols * F,
+        Time(log ? "log_softmax_backward" : "softmax_backward", $"[{rows}, {cols}]",
+            (scale == 1f ? 4.0 : 5.0) * rows * cols, 3.0 * rows * cols * F,
             () => inner.SoftmaxBackward(log, y, gy, gx, rows, cols, scale));
 
     public void LayerNorm(Dense x, Dense weight, Dense bias, Dense y, Dense mean, Dense rstd, int rows, int cols, float eps) =>

@@ -42,8 +42,8 @@ public sealed class BertModel : Module
             return Encoder.Forward(Embeddings.Forward(inputIds, tokenTypeIds), additive);
         }
         // Prompt tokens are always attended to, and dropped from the output so it keeps the ids' shape.
-        var mask = attentionMask is null ? null : AdditiveMask(Tensor.Concat(new[] { Tensor.Ones(new[] { inputIds.Size(0), prompt },
-            inputIds.Device), attentionMask }, 1));
+        var mask = attentionMask is null ? null
+            : AdditiveMask(Tensor.Concat(new[] { Tensor.Ones(new[] { inputIds.Size(0), prompt }, inputIds.Device), attentionMask }, 1));
         var hidden = Encoder.Forward(Embeddings.Forward(inputIds, tokenTypeIds), mask);
         return hidden.Narrow(1, prompt, inputIds.Size(1));
     }
