@@ -46,12 +46,17 @@ public sealed record FineTuneOptions
     {
         var preset = Preset;
         if (!preset.Families.Contains(family))
-            throw new ArgumentException($"--method {preset.Name} does not apply to {family} models (it applies to {string.Join(", ", preset.Families)})");
+            throw new ArgumentException($"--method {preset.Name} does not apply to {family} models (it applies to "
+                + $"{string.Join(", ", preset.Families)})");
         PeftConfig config = preset.Create(family, layers) switch
         {
-            LoraConfig c => c with { Rank = Rank ?? c.Rank, Alpha = Alpha ?? c.Alpha, Dropout = LoraDropout ?? c.Dropout, TargetModules = Targets ?? c.TargetModules },
+            LoraConfig c =>
+                c with { Rank = Rank ?? c.Rank, Alpha = Alpha ?? c.Alpha, Dropout = LoraDropout ?? c.Dropout,
+                    TargetModules = Targets ?? c.TargetModules },
             // Freezing lower layers also freezes the embeddings below them, as BertModel.FreezeLowerLayers does.
-            FullFineTuningConfig c => c with { FreezeLayers = FreezeLayers ?? c.FreezeLayers, FreezeEmbeddings = FreezeEmbeddings || FreezeLayers > 0 || c.FreezeEmbeddings },
+            FullFineTuningConfig c =>
+                c with { FreezeLayers = FreezeLayers ?? c.FreezeLayers,
+                    FreezeEmbeddings = FreezeEmbeddings || FreezeLayers > 0 || c.FreezeEmbeddings },
             PromptTuningConfig c => c with { NumVirtualTokens = VirtualTokens ?? c.NumVirtualTokens },
             PrefixTuningConfig c => c with { NumVirtualTokens = VirtualTokens ?? c.NumVirtualTokens },
             BottleneckConfig c => c with { ReductionFactor = ReductionFactor ?? c.ReductionFactor },
@@ -65,8 +70,10 @@ public sealed record FineTuneOptions
         var name = Preset.Name;
         return name switch
         {
-            "lora" or "rslora" or "dora" => $"{name} r={Rank ?? 8} α={Alpha ?? 16:0.##}{(Targets is null ? "" : " on " + string.Join(",", Targets))}",
-            "full" when FreezeLayers > 0 || FreezeEmbeddings => $"full (embeddings{(FreezeLayers > 0 ? $" and {FreezeLayers} lower layers" : "")} frozen)",
+            "lora" or "rslora" or "dora" =>
+                $"{name} r={Rank ?? 8} α={Alpha ?? 16:0.##}{(Targets is null ? "" : " on " + string.Join(",", Targets))}",
+            "full" when FreezeLayers > 0 || FreezeEmbeddings =>
+                $"full (embeddings{(FreezeLayers > 0 ? $" and {FreezeLayers} lower layers" : "")} frozen)",
             _ => name,
         };
     }

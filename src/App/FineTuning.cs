@@ -29,7 +29,8 @@ public static class FineTuning
     /// <param name="tokenizer">Needed only to turn <see cref="FineTuneOptions.PromptInitText"/> into token ids.</param>
     public static PreparedClassifier Prepare(BertModel encoder, FineTuneOptions options, BertTokenizerAdapter? tokenizer = null)
     {
-        if (options.Labels < 2) throw new ArgumentOutOfRangeException(nameof(options), options.Labels, "fine-tuning: a classifier needs at least 2 labels");
+        if (options.Labels < 2)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Labels, "fine-tuning: a classifier needs at least 2 labels");
         var config = options.ToConfig(ModelFamily.Bert, encoder.Config.NumLayers);
         if (config is PromptTuningConfig prompt && options.PromptInitText is { } text)
         {
@@ -42,10 +43,12 @@ public static class FineTuning
         return new PreparedClassifier(model, new BertTextClassifier(model), PeftModel.Apply<Module>(model, config), options);
     }
 
-    /// <summary>A pretrained ViT with a new head of <see cref="FineTuneOptions.Labels"/> classes, adapted by <paramref name="options"/>.</summary>
+    /// <summary>A pretrained ViT with a new head of <see cref="FineTuneOptions.Labels"/> classes, adapted by
+    /// <paramref name="options"/>.</summary>
     public static PreparedClassifier PrepareVit(VitModel encoder, FineTuneOptions options)
     {
-        if (options.Labels < 2) throw new ArgumentOutOfRangeException(nameof(options), options.Labels, "fine-tuning: a classifier needs at least 2 labels");
+        if (options.Labels < 2)
+            throw new ArgumentOutOfRangeException(nameof(options), options.Labels, "fine-tuning: a classifier needs at least 2 labels");
         var config = options.ToConfig(ModelFamily.Vit, encoder.Config.NumLayers);
         var model = new VitForImageClassification(encoder, options.Labels, new Generator(options.Seed));
         return new PreparedClassifier(model, new VitImageClassifier(model), PeftModel.Apply<Module>(model, config), options);
@@ -78,10 +81,12 @@ public static class FineTuning
     public static FineTuneOptions ReadOptions(string directory)
     {
         var runPath = Path.Combine(directory, RunFile);
-        if (!File.Exists(runPath)) throw new FileNotFoundException($"{directory} is not a saved fine-tuning run: {RunFile} is missing", runPath);
+        if (!File.Exists(runPath))
+            throw new FileNotFoundException($"{directory} is not a saved fine-tuning run: {RunFile} is missing", runPath);
         try
         {
-            var options = JsonSerializer.Deserialize<FineTuneOptions>(File.ReadAllText(runPath), Json) ?? throw new InvalidDataException($"{runPath}: empty");
+            var options = JsonSerializer.Deserialize<FineTuneOptions>(File.ReadAllText(runPath), Json)
+                ?? throw new InvalidDataException($"{runPath}: empty");
             _ = options.Preset;
             return options;
         }

@@ -42,7 +42,14 @@ public static class GpuCheck
         }
     }
 
-    private sealed record Check(string Kernel, string Shape, double Bytes, double Flops, float Rtol, float Atol, Func<IBackend, Case> Prepare);
+    private sealed record Check(
+        string Kernel,
+        string Shape,
+        double Bytes,
+        double Flops,
+        float Rtol,
+        float Atol,
+        Func<IBackend, Case> Prepare);
 
     /// <summary>Inputs uploaded to one backend, the launch to time, and how to read the result back.</summary>
     private sealed class Case(List<DeviceBuffer> buffers, Action run, Func<float[]> result) : IDisposable
@@ -242,7 +249,8 @@ public static class GpuCheck
             var y = s.Zeros(n);
             return s.Done(() => be.RandomNormal(42, 0, n, 0f, 1f, y), () => s.Read(y, n));
         });
-        yield return new("gemm (cuBLAS sgemm)", $"[{gm}, {gk}]·[{gk}, {gn}]", 4.0 * ((long)gm * gk + (long)gk * gn + (long)gm * gn), 2.0 * gm * gn * gk,
+        yield return new("gemm (cuBLAS sgemm)", $"[{gm}, {gk}]·[{gk}, {gn}]", 4.0 * ((long)gm * gk + (long)gk * gn + (long)gm * gn),
+            2.0 * gm * gn * gk,
             1e-4f, 1e-3f, be =>
         {
             var s = new Setup(be);
@@ -257,8 +265,9 @@ public static class GpuCheck
     {
         var info = cuda.Info;
         var inv = CultureInfo.InvariantCulture;
-        output.WriteLine($"gpu-check on {info.Name} ({cuda.Driver.Kind}): {info.Multiprocessors} SMs, compute {info.ComputeCapability}, " +
-            $"{CachingAllocator.Format(info.TotalMemory)}, peak DRAM {(info.PeakBandwidthGBs > 0 ? info.PeakBandwidthGBs.ToString("0", inv) + " GB/s" : "unknown")}");
+        output.WriteLine($"gpu-check on {info.Name} ({cuda.Driver.Kind}): {info.Multiprocessors} SMs, compute {info.ComputeCapability}, "
+            + $"{CachingAllocator.Format(info.TotalMemory)}, peak DRAM "
+            + $"{(info.PeakBandwidthGBs > 0 ? info.PeakBandwidthGBs.ToString("0", inv) + " GB/s" : "unknown")}");
         string header = $"{"kernel",-34} {"shape",-30} {"max err",10} {"time",11} {"throughput",14} {"% peak BW",9}  result";
         output.WriteLine(header);
         output.WriteLine(new string('-', header.Length));
@@ -300,7 +309,8 @@ public static class GpuCheck
                     : gbs.ToString("0.0", inv) + " GB/s";
                 string peak = info.PeakBandwidthGBs > 0 ? (100 * gbs / info.PeakBandwidthGBs).ToString("0.0", inv) + "%" : "n/a";
                 if (!ok) failures++;
-                output.WriteLine($"{check.Kernel,-34} {check.Shape,-30} {maxErr.ToString("0.0e+0", inv),10} {(seconds * 1e3).ToString("0.000", inv) + " ms",11} {throughput,14} {peak,9}  {(ok ? "ok" : "MISMATCH")}");
+                output.WriteLine($"{check.Kernel,-34} {check.Shape,-30} {maxErr.ToString("0.0e+0", inv),10} "
+                    + $"{(seconds * 1e3).ToString("0.000", inv) + " ms",11} {throughput,14} {peak,9}  {(ok ? "ok" : "MISMATCH")}");
             }
         }
         finally
@@ -309,7 +319,8 @@ public static class GpuCheck
             cuda.Driver.EventDestroy(start);
             cuda.Driver.EventDestroy(end);
         }
-        output.WriteLine(failures == 0 ? "gpu-check: every kernel matches the CPU backend" : $"gpu-check: {failures} kernel(s) differ from the CPU backend");
+        output.WriteLine(failures == 0 ? "gpu-check: every kernel matches the CPU backend"
+            : $"gpu-check: {failures} kernel(s) differ from the CPU backend");
         return failures == 0 ? 0 : 1;
     }
 }

@@ -18,7 +18,8 @@ public static class MethodComparison
     /// <param name="onResult">Called after each method (progress output).</param>
     public static List<MethodResult> Run<TExample>(
         IReadOnlyList<string> methods, ModelFamily family, Func<FineTuneOptions, PreparedClassifier> prepare,
-        ClassificationData<TExample> data, IReadOnlyList<TExample> test, TrainOptions train, ulong seed, Action<MethodResult>? onResult = null)
+        ClassificationData<TExample> data, IReadOnlyList<TExample> test, TrainOptions train, ulong seed,
+        Action<MethodResult>? onResult = null)
     {
         if (methods.Count == 0) throw new ArgumentException("compare: no methods given");
         var presets = methods.Select(PeftRegistry.Preset).ToList();
@@ -30,11 +31,13 @@ public static class MethodComparison
             var options = new FineTuneOptions { Method = preset.Name, Seed = seed };
             using var prepared = prepare(options);
             float lr = preset.LearningRate(family);
-            var report = Engine.Train(prepared.Classifier, data, train with { LearningRate = lr, RunName = preset.Name, OutputDirectory = null, Seed = seed });
+            var report = Engine.Train(prepared.Classifier, data,
+                train with { LearningRate = lr, RunName = preset.Name, OutputDirectory = null, Seed = seed });
             var eval = Engine.Evaluate(prepared.Classifier, test, data.Collate, train.EvalBatchSize, report.Steps);
             var counts = prepared.Report;
-            var result = new MethodResult(preset.Name, preset.Summary, counts.Trainable, counts.Total, counts.Percent, eval.Accuracy, eval.Loss,
-                eval.Examples, report.Steps, lr, MedianStepSeconds(report, train.BatchSize * train.GradientAccumulation), report.PeakMemoryBytes);
+            var result = new MethodResult(preset.Name, preset.Summary, counts.Trainable, counts.Total, counts.Percent,
+                eval.Accuracy, eval.Loss, eval.Examples, report.Steps, lr,
+                MedianStepSeconds(report, train.BatchSize * train.GradientAccumulation), report.PeakMemoryBytes);
             results.Add(result);
             onResult?.Invoke(result);
         }
@@ -48,9 +51,11 @@ public static class MethodComparison
         return seconds.Count == 0 ? 0 : seconds[seconds.Count / 2];
     }
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    /// <summary>Writes compare.json and compare.png (accuracy per method, bars labelled with the trainable share), each atomically.</summary>
+    /// <summary>Writes compare.json and compare.png (accuracy per method, bars labelled with the trainable share), each
+    /// atomically.</summary>
     public static void Write(string directory, string title, IReadOnlyList<MethodResult> results)
     {
         Directory.CreateDirectory(directory);
@@ -59,7 +64,8 @@ public static class MethodComparison
             r.Method, r.Summary, r.TrainableParameters, r.TotalParameters, r.TrainablePercent, r.Accuracy, r.Loss,
             r.TestExamples, r.Steps, r.LearningRate, r.StepSeconds, r.PeakMemoryBytes,
         });
-        AtomicFile.WriteAllText(Path.Combine(directory, "compare.json"), JsonSerializer.Serialize(new { Title = title, Methods = rows }, Json));
+        AtomicFile.WriteAllText(Path.Combine(directory, "compare.json"),
+            JsonSerializer.Serialize(new { Title = title, Methods = rows }, Json));
         WriteChart(Path.Combine(directory, "compare.png"), title, results);
     }
 
@@ -81,7 +87,8 @@ public static class MethodComparison
         plot.Title(title.Replace(": ", ":\n", StringComparison.Ordinal));
         plot.Axes.SetLimits(0, 130, -0.7, results.Count - 0.3);
         plot.XLabel("test accuracy (%)");
-        var tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp.png");
+        var tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!,
+            $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp.png");
         plot.SavePng(tmp, 1000, 140 + 40 * results.Count);
         File.Move(tmp, path, overwrite: true);
     }

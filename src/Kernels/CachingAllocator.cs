@@ -78,7 +78,8 @@ public sealed class CachingAllocator
     public void Free(ulong address)
     {
         if (!_live.Remove(address, out long size))
-            throw new InvalidOperationException($"{_deviceName}: free of 0x{address:x}, which this allocator did not hand out or already took back");
+            throw new InvalidOperationException($"{_deviceName}: free of 0x{address:x}, which this allocator did not hand out "
+                + "or already took back");
         AllocatedBytes -= size;
         if (CachedBytes + size > MaxCachedBytes)
         {

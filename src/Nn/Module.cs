@@ -45,7 +45,8 @@ public abstract class Module : IDisposable
         int i = IndexOf(_children, name);
         if (i < 0) throw new KeyNotFoundException($"{GetType().Name}: no child module '{name}'");
         return _children[i].Value as T
-            ?? throw new InvalidCastException($"{GetType().Name}: child '{name}' is a {_children[i].Value.GetType().Name}, not a {typeof(T).Name}");
+            ?? throw new InvalidCastException($"{GetType().Name}: child '{name}' is a {_children[i].Value.GetType().Name}, "
+                + $"not a {typeof(T).Name}");
     }
 
     /// <summary>Swaps the child <paramref name="name"/> for <paramref name="module"/> and returns the old one (not disposed).</summary>
@@ -62,7 +63,8 @@ public abstract class Module : IDisposable
 
     public IEnumerable<KeyValuePair<string, Module>> NamedChildren() => _children;
 
-    /// <summary>Adds <paramref name="module"/> as a new child; injections use it to plug a hook (prompt, prefix, adapter) into a model.</summary>
+    /// <summary>Adds <paramref name="module"/> as a new child; injections use it to plug a hook (prompt, prefix, adapter) into a
+    /// model.</summary>
     public T AddChild<T>(string name, T module) where T : Module => RegisterModule(name, module);
 
     /// <summary>Removes the child <paramref name="name"/> and returns it (not disposed).</summary>
@@ -75,7 +77,8 @@ public abstract class Module : IDisposable
         return old;
     }
 
-    /// <summary>The child <paramref name="name"/> when there is one and it is a <typeparamref name="T"/>, else null (optional hooks).</summary>
+    /// <summary>The child <paramref name="name"/> when there is one and it is a <typeparamref name="T"/>, else null (optional
+    /// hooks).</summary>
     public T? FindChild<T>(string name) where T : class
     {
         int i = IndexOf(_children, name);
@@ -242,7 +245,8 @@ public abstract class Module : IDisposable
         return dict;
     }
 
-    /// <summary>Loads <paramref name="state"/> strictly into a freshly built <paramref name="model"/>; disposes it if the state does not fit.</summary>
+    /// <summary>Loads <paramref name="state"/> strictly into a freshly built <paramref name="model"/>; disposes it if the state does not
+    /// fit.</summary>
     public static T WithState<T>(T model, IReadOnlyDictionary<string, Tensor> state, string source) where T : Module
     {
         try
@@ -274,7 +278,8 @@ public abstract class Module : IDisposable
                 if (strict) problems.Add($"unexpected tensor '{name}' {t.Describe()}");
                 continue;
             }
-            if (!t.ShapeEquals(p.Value)) problems.Add($"'{name}' has shape {t.Describe()} in the {source}, but the model expects {p.Value.Describe()}");
+            if (!t.ShapeEquals(p.Value))
+                problems.Add($"'{name}' has shape {t.Describe()} in the {source}, but the model expects {p.Value.Describe()}");
             else if (t.DType != DType.Float32) problems.Add($"'{name}' is {t.DType.Name()} in the {source}, but parameters are float32");
         }
         if (strict)

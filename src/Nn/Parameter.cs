@@ -49,7 +49,8 @@ public sealed class Parameter : IDisposable
     {
         ArgumentNullException.ThrowIfNull(source);
         if (!source.ShapeEquals(_value))
-            throw new ArgumentException($"parameter '{_value.Name}': cannot copy a tensor of shape {source.Describe()} into shape {_value.Describe()}");
+            throw new ArgumentException($"parameter '{_value.Name}': cannot copy a tensor of shape {source.Describe()} into "
+                + $"shape {_value.Describe()}");
         if (source.DType != DType.Float32)
             throw new ArgumentException($"parameter '{_value.Name}': cannot copy {source.DType.Name()} values into a float32 parameter");
         if (source.Device == _value.Device)
@@ -66,7 +67,8 @@ public sealed class Parameter : IDisposable
     {
         ArgumentNullException.ThrowIfNull(delta);
         if (!delta.ShapeEquals(_value))
-            throw new ArgumentException($"parameter '{_value.Name}': cannot add a tensor of shape {delta.Describe()} to shape {_value.Describe()}");
+            throw new ArgumentException($"parameter '{_value.Name}': cannot add a tensor of shape {delta.Describe()} to "
+                + $"shape {_value.Describe()}");
         using var noGrad = GradMode.NoGrad();
         using var scaled = alpha == 1f ? delta.Detach() : delta.Scale(alpha);
         _value.AddInPlace(scaled);

@@ -19,7 +19,8 @@ public interface IPeftMethod
 
     Type ConfigType { get; }
 
-    /// <summary>Changes the model (whose base parameters are already frozen), recording every change in <paramref name="injection"/>.</summary>
+    /// <summary>Changes the model (whose base parameters are already frozen), recording every change in
+    /// <paramref name="injection"/>.</summary>
     void Inject(PeftConfig config, Injection injection);
 
     PeftConfig ParseConfig(string json, string source);

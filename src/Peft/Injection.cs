@@ -90,7 +90,9 @@ public sealed class Injection
     internal void Deactivate()
     {
         if (!Active) return;
-        if (!Switchable) throw new InvalidOperationException($"peft: a {Config.PeftType} adapter trains the base model's own parameters, so it cannot be switched off");
+        if (!Switchable)
+            throw new InvalidOperationException($"peft: a {Config.PeftType} adapter trains the base model's own parameters, so it "
+                + "cannot be switched off");
         for (int i = _edits.Count - 1; i >= 0; i--)
         {
             var (parentPath, name, original, _) = _edits[i];

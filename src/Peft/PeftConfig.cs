@@ -10,7 +10,8 @@ namespace Finetune.Peft;
 /// </summary>
 public abstract record PeftConfig
 {
-    /// <summary>Modules kept fully trainable (e.g. a new "classifier" head), matched like targets; a Linear gets its own copy per adapter.</summary>
+    /// <summary>Modules kept fully trainable (e.g. a new "classifier" head), matched like targets; a Linear gets its own copy per
+    /// adapter.</summary>
     public IReadOnlyList<string> ModulesToSave { get; init; } = Array.Empty<string>();
 
     /// <summary>Seed of the adapter's initialisation and its dropout masks.</summary>

@@ -18,7 +18,8 @@ public static class PeftModel
     /// Freezes every parameter of <paramref name="model"/> and injects the method of <paramref name="config"/> as the
     /// adapter "default"; the adapter's own parameters (and the modules to save) are trainable. The model is changed in place.
     /// </summary>
-    public static PeftModel<TModel> Apply<TModel>(TModel model, PeftConfig config, string adapterName = DefaultAdapter) where TModel : Module
+    public static PeftModel<TModel> Apply<TModel>(TModel model, PeftConfig config, string adapterName = DefaultAdapter)
+        where TModel : Module
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(config);
@@ -61,11 +62,13 @@ public static class PeftModel
     internal static void CheckSameConfig(PeftConfig saved, PeftConfig active, string source)
     {
         if (saved.PeftType != active.PeftType)
-            throw new InvalidDataException($"{source}: field 'peft_type' is '{saved.PeftType}', but the active adapter is {active.PeftType}");
+            throw new InvalidDataException($"{source}: field 'peft_type' is '{saved.PeftType}', but the active adapter "
+                + $"is {active.PeftType}");
         var a = System.Text.Json.Nodes.JsonNode.Parse(saved.ToJson())!.AsObject();
         var b = System.Text.Json.Nodes.JsonNode.Parse(active.ToJson())!.AsObject();
         foreach (var (key, value) in b)
             if (!System.Text.Json.Nodes.JsonNode.DeepEquals(a[key], value))
-                throw new InvalidDataException($"{source}: field '{key}' is {a[key]?.ToJsonString() ?? "missing"}, but the active adapter has {value?.ToJsonString() ?? "null"}");
+                throw new InvalidDataException($"{source}: field '{key}' is {a[key]?.ToJsonString() ?? "missing"}, but the active adapter "
+                    + $"has {value?.ToJsonString() ?? "null"}");
     }
 }

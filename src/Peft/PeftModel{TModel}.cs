@@ -31,7 +31,8 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
     /// <summary>The model's layers of type <typeparamref name="T"/>, e.g. <c>Layers&lt;LoraLinear&gt;()</c>.</summary>
     public IEnumerable<T> Layers<T>() => Model.NamedModules().Select(m => m.Value).OfType<T>();
 
-    private Injection Active => ActiveAdapter is { } name ? _adapters[name] : throw new InvalidOperationException("peft: no adapter is active");
+    private Injection Active =>
+        ActiveAdapter is { } name ? _adapters[name] : throw new InvalidOperationException("peft: no adapter is active");
 
     public TrainableReport TrainableReport()
     {
@@ -51,7 +52,8 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
         config.Validate();
         var method = PeftRegistry.ForConfig(config);
         if (_adapters.Values.Any(a => !a.Switchable))
-            throw new InvalidOperationException($"peft: adapter '{_adapters.First(a => !a.Value.Switchable).Key}' trains base parameters in place, so no other adapter can share the model");
+            throw new InvalidOperationException($"peft: adapter '{_adapters.First(a => !a.Value.Switchable).Key}' trains base parameters "
+                + "in place, so no other adapter can share the model");
         var previous = ActiveAdapter;
         if (previous is not null) Active.Deactivate();
         ActiveAdapter = null;
@@ -61,7 +63,8 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
             method.Inject(config, injection);
             SaveModules(config, injection);
             if (_adapters.Count > 0 && !injection.Switchable)
-                throw new InvalidOperationException($"peft: a {config.PeftType} adapter trains base parameters in place, so it must be the only adapter on a model");
+                throw new InvalidOperationException($"peft: a {config.PeftType} adapter trains base parameters in place, so it must be the "
+                    + "only adapter on a model");
         }
         catch
         {
@@ -100,7 +103,8 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
     public void DeleteAdapter(string name)
     {
         if (!_adapters.TryGetValue(name, out var injection)) throw new KeyNotFoundException($"peft: no adapter named '{name}'");
-        if (ActiveAdapter == name) throw new InvalidOperationException($"peft: adapter '{name}' is active; switch to another or disable adapters first");
+        if (ActiveAdapter == name)
+            throw new InvalidOperationException($"peft: adapter '{name}' is active; switch to another or disable adapters first");
         foreach (var p in injection.AddedParameters()) p.Dispose();
         _adapters.Remove(name);
     }
@@ -147,7 +151,8 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
         var state = AdapterStateDict(name);
         try
         {
-            SafeTensors.Save(Path.Combine(directory, PeftModel.AdapterWeightsFile), state, new Dictionary<string, string> { ["format"] = "pt", ["peft_type"] = config.PeftType });
+            SafeTensors.Save(Path.Combine(directory, PeftModel.AdapterWeightsFile), state,
+                new Dictionary<string, string> { ["format"] = "pt", ["peft_type"] = config.PeftType });
         }
         finally
         {
@@ -175,15 +180,20 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
         var state = SafeTensors.Load(path);
         try
         {
-            var expected = Model.NamedParameters().Where(p => Active.Owns(p.Value)).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+            var expected = Model.NamedParameters().Where(p => Active.Owns(p.Value))
+                .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
             var problems = new List<string>();
             foreach (var (n, p) in expected)
             {
                 if (!state.TryGetValue(n, out var t)) problems.Add($"missing tensor '{n}' {p.Value.Describe()}");
-                else if (!t.ShapeEquals(p.Value)) problems.Add($"tensor '{n}' has shape {t.Describe()} in the file, but the model expects {p.Value.Describe()}");
+                else if (!t.ShapeEquals(p.Value)) problems.Add($"tensor '{n}' has shape {t.Describe()} in the file, but the model expects "
+                    + $"{p.Value.Describe()}");
             }
-            foreach (var n in state.Keys.Where(n => !expected.ContainsKey(n))) problems.Add($"unexpected tensor '{n}' (not a parameter of this adapter on this model)");
-            if (problems.Count > 0) throw new InvalidDataException($"{path}: cannot load the adapter: {string.Join("; ", problems.Take(6))}{(problems.Count > 6 ? $"; and {problems.Count - 6} more" : "")}");
+            foreach (var n in state.Keys.Where(n => !expected.ContainsKey(n)))
+                problems.Add($"unexpected tensor '{n}' (not a parameter of this adapter on this model)");
+            if (problems.Count > 0)
+                throw new InvalidDataException($"{path}: cannot load the adapter: "
+                    + $"{string.Join("; ", problems.Take(6))}{(problems.Count > 6 ? $"; and {problems.Count - 6} more" : "")}");
             Model.LoadStateDict(state, strict: false, path);
         }
         finally
@@ -192,11 +202,13 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
         }
     }
 
-    /// <summary>Frees the weights the adapters hold outside the model: inactive adapters and replaced modules (the model's owner disposes the rest).</summary>
+    /// <summary>Frees the weights the adapters hold outside the model: inactive adapters and replaced modules (the model's owner disposes
+    /// the rest).</summary>
     public void Dispose()
     {
         var live = new HashSet<Parameter>(Model.Parameters(), ReferenceEqualityComparer.Instance);
-        var held = _adapters.Values.SelectMany(a => a.HeldParameters()).Where(p => !live.Contains(p)).Distinct<Parameter>(ReferenceEqualityComparer.Instance);
+        var held = _adapters.Values.SelectMany(a => a.HeldParameters()).Where(p => !live.Contains(p))
+            .Distinct<Parameter>(ReferenceEqualityComparer.Instance);
         foreach (var p in held) p.Dispose();
     }
 
@@ -212,7 +224,8 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
         if (config.ModulesToSave.Count == 0) return;
         var matches = injection.Root.NamedModules().Where(m => m.Key.Length > 0 && Targets.Matches(m.Key, config.ModulesToSave)).ToList();
         if (matches.Count == 0)
-            throw new ArgumentException($"peft: modules_to_save [{string.Join(", ", config.ModulesToSave)}] match no module of {injection.Root.GetType().Name}");
+            throw new ArgumentException($"peft: modules_to_save [{string.Join(", ", config.ModulesToSave)}] match no module of "
+                + $"{injection.Root.GetType().Name}");
         foreach (var (path, module) in matches)
         {
             if (module is Linear linear)

@@ -17,7 +17,8 @@ public sealed partial class Tensor
         if (gradient is null)
         {
             if (Count != 1)
-                throw new InvalidOperationException($"backward: a gradient must be given for a non-scalar output {Describe()}; only a one-element tensor seeds itself with 1");
+                throw new InvalidOperationException($"backward: a gradient must be given for a non-scalar output {Describe()}; only a "
+                    + "one-element tensor seeds itself with 1");
             seed = Full(_shape, 1f, Device);
         }
         else

@@ -7,7 +7,8 @@ public sealed partial class Tensor
     internal static void CheckSameDevice(string op, Tensor a, Tensor b)
     {
         if (a.Device != b.Device)
-            throw new ArgumentException($"{op}: tensors are on different devices: {a.Describe()} on {a.Device}, {b.Describe()} on {b.Device}; move one with To()");
+            throw new ArgumentException($"{op}: tensors are on different devices: {a.Describe()} on {a.Device}, {b.Describe()} on "
+                + $"{b.Device}; move one with To()");
     }
 
     internal void CheckFloat(string op, string argument)

@@ -155,7 +155,8 @@ public sealed partial class Tensor
         {
             CheckSameDevice("linear", x, bias);
             bias.CheckFloat("linear", "bias");
-            if (bias.Rank != 1 || bias._shape[0] != outF) throw new ArgumentException($"linear: bias {bias.Describe()} must be [{outF}] for weight {weight.Describe()}");
+            if (bias.Rank != 1 || bias._shape[0] != outF)
+                throw new ArgumentException($"linear: bias {bias.Describe()} must be [{outF}] for weight {weight.Describe()}");
         }
         if (bias is null || !x.IsContiguous || !weight.IsContiguous)
         {

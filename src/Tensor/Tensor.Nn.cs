@@ -99,7 +99,8 @@ public sealed partial class Tensor
         if (Rank == 0) throw new ArgumentException("layer_norm: input must have at least one dim");
         int cols = _shape[^1];
         if (weight.Rank != 1 || weight._shape[0] != cols || bias.Rank != 1 || bias._shape[0] != cols)
-            throw new ArgumentException($"layer_norm: weight {weight.Describe()} and bias {bias.Describe()} must both be [{cols}] for input {Describe()}");
+            throw new ArgumentException($"layer_norm: weight {weight.Describe()} and bias {bias.Describe()} must both be [{cols}] "
+                + $"for input {Describe()}");
         if (!(eps > 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "layer_norm: eps must be positive");
         var x = Contiguous();
         var w = weight.Contiguous();
@@ -120,7 +121,8 @@ public sealed partial class Tensor
         }, x, w, mean, rstd);
     }
 
-    /// <summary>Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p). Identity when not training.</summary>
+    /// <summary>Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p). Identity when not
+    /// training.</summary>
     public Tensor Dropout(float p, bool training, Generator? generator = null)
     {
         if (!(p >= 0f && p <= 1f)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout: p must be in [0, 1]");
@@ -136,7 +138,8 @@ public sealed partial class Tensor
     public static Tensor Embedding(Tensor table, Tensor ids)
     {
         table.CheckFloat("embedding", "table");
-        if (ids.DType != DType.Int32) throw new ArgumentException($"embedding: ids must be int32, but {ids.Describe()} is {ids.DType.Name()}");
+        if (ids.DType != DType.Int32)
+            throw new ArgumentException($"embedding: ids must be int32, but {ids.Describe()} is {ids.DType.Name()}");
         if (table.Rank != 2) throw new ArgumentException($"embedding: table must be [vocab, dim], got {table.Describe()}");
         CheckSameDevice("embedding", table, ids);
         int vocab = table._shape[0], dim = table._shape[1];
@@ -150,7 +153,8 @@ public sealed partial class Tensor
         catch (ArgumentOutOfRangeException e)
         {
             y.Dispose();
-            throw new ArgumentOutOfRangeException($"embedding: an id is outside the table {table.Describe()} (vocab {vocab}): {e.Message}", e);
+            throw new ArgumentOutOfRangeException($"embedding: an id is outside the table {table.Describe()} (vocab "
+                + $"{vocab}): {e.Message}", e);
         }
         return Finish(y, "embedding", new[] { table, ids }, g =>
         {
@@ -169,10 +173,12 @@ public sealed partial class Tensor
     {
         CheckFloat("cross_entropy", "logits");
         if (targets.DType != DType.Int32)
-            throw new ArgumentException($"cross_entropy: targets must be int32 class indices, but {targets.Describe()} is {targets.DType.Name()}");
+            throw new ArgumentException($"cross_entropy: targets must be int32 class indices, but {targets.Describe()} is "
+                + $"{targets.DType.Name()}");
         CheckSameDevice("cross_entropy", this, targets);
         if (Rank < 1 || !_shape[..^1].AsSpan().SequenceEqual(targets._shape))
-            throw new ArgumentException($"cross_entropy: logits {Describe()} need targets of shape {Shp(Rank < 1 ? _shape : _shape[..^1])}, got {targets.Describe()}");
+            throw new ArgumentException($"cross_entropy: logits {Describe()} need targets of shape "
+                + $"{Shp(Rank < 1 ? _shape : _shape[..^1])}, got {targets.Describe()}");
         var (rows, classes) = Rows();
         var logp = LogSoftmax();
         var t = targets.IsContiguous ? targets : targets.ContiguousCopy();
@@ -186,7 +192,8 @@ public sealed partial class Tensor
         {
             loss.Dispose();
             weight.Dispose();
-            throw new ArgumentOutOfRangeException($"cross_entropy: a target is not a class of logits {Describe()} ({classes} classes, ignore_index {ignoreIndex}): {e.Message}", e);
+            throw new ArgumentOutOfRangeException($"cross_entropy: a target is not a class of logits {Describe()} ({classes} classes, "
+                + $"ignore_index {ignoreIndex}): {e.Message}", e);
         }
         var perRow = Finish(loss, "nll_loss", new[] { logp }, g =>
         {
@@ -215,11 +222,13 @@ public sealed partial class Tensor
         {
             var t = tensors[i];
             CheckSameDevice("concat", first, t);
-            if (t.DType != first.DType) throw new ArgumentException($"concat: tensor {i} is {t.DType.Name()}, tensor 0 is {first.DType.Name()}");
+            if (t.DType != first.DType)
+                throw new ArgumentException($"concat: tensor {i} is {t.DType.Name()}, tensor 0 is {first.DType.Name()}");
             bool same = t.Rank == first.Rank;
             for (int j = 0; same && j < t.Rank; j++) same = j == d || t._shape[j] == first._shape[j];
             if (!same)
-                throw new ArgumentException($"concat: tensor {i} {t.Describe()} does not match tensor 0 {first.Describe()} outside dim {d}");
+                throw new ArgumentException($"concat: tensor {i} {t.Describe()} does not match tensor 0 "
+                    + $"{first.Describe()} outside dim {d}");
             shape[d] = checked(shape[d] + t._shape[d]);
         }
         var y = Empty(shape, first.DType, first.Device);

@@ -30,7 +30,8 @@ public sealed partial class Tensor
             result[infer] = (int)(Count / known);
         }
         if (CheckShape(op, result) != Count)
-            throw new ArgumentException($"{op}: cannot view {Describe()} ({Count} elements) as {Shp(shape)} ({CheckShape(op, result)} elements)");
+            throw new ArgumentException($"{op}: cannot view {Describe()} ({Count} elements) as {Shp(shape)} "
+                + $"({CheckShape(op, result)} elements)");
         return result;
     }
 
@@ -39,7 +40,8 @@ public sealed partial class Tensor
     {
         var newShape = ResolveShape("view", shape);
         if (!IsContiguous)
-            throw new InvalidOperationException($"view: tensor {Describe()} with strides [{string.Join(", ", _strides)}] is not contiguous; use Reshape() or Contiguous()");
+            throw new InvalidOperationException($"view: tensor {Describe()} with strides [{string.Join(", ", _strides)}] is not "
+                + "contiguous; use Reshape() or Contiguous()");
         var inputShape = _shape;
         var y = ViewOf(newShape, Layout.ContiguousStrides(newShape), _offset);
         return Finish(y, "view", new[] { this }, g => new[] { g.Reshape(inputShape) });
@@ -107,7 +109,8 @@ public sealed partial class Tensor
         int size = Size(dim);
         int s = start < 0 ? start + size : start, e = end < 0 ? end + size : end;
         if (s < 0 || e > size || s > e)
-            throw new ArgumentOutOfRangeException(nameof(start), start, $"slice: [{start}, {end}) is outside dim {dim} of size {size} in {Describe()}");
+            throw new ArgumentOutOfRangeException(nameof(start), start, $"slice: [{start}, {end}) is outside dim {dim} of size "
+                + $"{size} in {Describe()}");
         return Narrow(dim, s, e - s);
     }
 
@@ -204,7 +207,8 @@ public sealed partial class Tensor
     /// <summary>Copies <paramref name="source"/>'s values into this view (outside autograd).</summary>
     internal void CopyFrom(Tensor source)
     {
-        if (!source.ShapeEquals(this)) throw new ArgumentException($"copy: source {source.Describe()} does not match destination {Describe()}");
+        if (!source.ShapeEquals(this))
+            throw new ArgumentException($"copy: source {source.Describe()} does not match destination {Describe()}");
         CheckSameDevice("copy", this, source);
         if (source.DType != DType) throw new ArgumentException($"copy: source is {source.DType.Name()}, destination {DType.Name()}");
         Backend.Copy(DType, source.Strided, Strided);

@@ -95,7 +95,8 @@ public sealed partial class Tensor : IDisposable
         }
     }
 
-    internal DeviceBuffer Buffer => _buffer ?? throw new ObjectDisposedException(nameof(Tensor), $"tensor {Describe()} was disposed (its scope ended or Dispose was called)");
+    internal DeviceBuffer Buffer => _buffer ?? throw new ObjectDisposedException(nameof(Tensor), $"tensor {Describe()} was disposed (its "
+        + "scope ended or Dispose was called)");
 
     /// <summary>The backend of this tensor's memory, seen through the profiler's dispatch point.</summary>
     internal IBackend Backend => Kernels.Profiling.KernelProfiler.Dispatch(Buffer.Backend);
@@ -141,7 +142,8 @@ public sealed partial class Tensor : IDisposable
     public string Describe() => $"[{string.Join(", ", _shape)}]";
 
     public override string ToString() =>
-        $"Tensor{(Name is null ? "" : " '" + Name + "'")}{Describe()} {DType.Name()} on {(_buffer is null ? "(disposed)" : Device.ToString())}{(RequiresGrad ? ", requires_grad" : "")}";
+        $"Tensor{(Name is null ? "" : " '" + Name + "'")}{Describe()} {DType.Name()} on "
+            + $"{(_buffer is null ? "(disposed)" : Device.ToString())}{(RequiresGrad ? ", requires_grad" : "")}";
 
     internal static int NormalizeDim(string op, int dim, int rank)
     {

@@ -12,7 +12,8 @@ internal static class CliErrors
             return action();
         }
         catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
-                                      or InvalidOperationException or IOException or UnauthorizedAccessException or TrainingDivergedException)
+                                      or InvalidOperationException or IOException or UnauthorizedAccessException
+                                      or TrainingDivergedException)
         {
             AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
             return 2;

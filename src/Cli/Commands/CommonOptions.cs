@@ -14,28 +14,39 @@ internal sealed class CommonOptions
 {
     public readonly Option<string> Method = new("--method") { Description = MethodHelp, DefaultValueFactory = _ => "lora" };
     public readonly Option<int> Rank = new("--rank") { Description = "LoRA rank", DefaultValueFactory = _ => 8 };
-    public readonly Option<float> Alpha = new("--alpha") { Description = "LoRA alpha (scale = alpha / rank)", DefaultValueFactory = _ => 16f };
-    public readonly Option<string> Targets = new("--targets") { Description = "LoRA target projections, comma separated (query,key,value,attention.output.dense,intermediate.dense,output.dense)", DefaultValueFactory = _ => "query,value" };
-    public readonly Option<int> FreezeLayers = new("--freeze-layers") { Description = "full fine-tuning: freeze the embeddings and the lowest N layers", DefaultValueFactory = _ => 0 };
+    public readonly Option<float> Alpha = new("--alpha") { Description = "LoRA alpha (scale = alpha / rank)",
+        DefaultValueFactory = _ => 16f };
+    public readonly Option<string> Targets = new("--targets") { Description = "LoRA target projections, comma separated "
+        + "(query,key,value,attention.output.dense,intermediate.dense,output.dense)", DefaultValueFactory = _ => "query,value" };
+    public readonly Option<int> FreezeLayers = new("--freeze-layers") { Description = "full fine-tuning: freeze the embeddings "
+        + "and the lowest N layers", DefaultValueFactory = _ => 0 };
     public readonly Option<bool> FreezeEmbeddings = new("--freeze-embeddings") { Description = "full fine-tuning: freeze the embeddings" };
     public readonly Option<int> BatchSize = new("--batch-size") { Description = "examples per step", DefaultValueFactory = _ => 16 };
-    public readonly Option<float?> LearningRate = new("--lr") { Description = "peak learning rate (default: the method preset's rate for BERT, e.g. 1e-3 for LoRA, 5e-5 for full)" };
-    public readonly Option<int> MaxLength = new("--max-length") { Description = "tokens per review (truncation)", DefaultValueFactory = _ => 256 };
+    public readonly Option<float?> LearningRate = new("--lr") { Description = "peak learning rate (default: the method preset's rate for "
+        + "BERT, e.g. 1e-3 for LoRA, 5e-5 for full)" };
+    public readonly Option<int> MaxLength = new("--max-length") { Description = "tokens per review (truncation)",
+        DefaultValueFactory = _ => 256 };
     public readonly Option<TruncationMode> Truncation = TruncationOption();
-    public readonly Option<int> Threads = new("--threads") { Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
-    public readonly Option<ulong> Seed = new("--seed") { Description = "seed of init, data order and dropout", DefaultValueFactory = _ => 42UL };
-    public readonly Option<string?> Output = new("--output", "-o") { Description = "directory for the report, loss plot, checkpoints and weights" };
+    public readonly Option<int> Threads = new("--threads") { Description = "CPU threads (default: all cores)",
+        DefaultValueFactory = _ => Environment.ProcessorCount };
+    public readonly Option<ulong> Seed = new("--seed") { Description = "seed of init, data order and dropout",
+        DefaultValueFactory = _ => 42UL };
+    public readonly Option<string?> Output = new("--output", "-o") { Description = "directory for the report, loss plot, "
+        + "checkpoints and weights" };
 
-    /// <summary>--truncation, for every command that tokenizes reviews: head and tail by default (a review's verdict is often at its end).</summary>
+    /// <summary>--truncation, for every command that tokenizes reviews: head and tail by default (a review's verdict is often at its
+    /// end).</summary>
     public static Option<TruncationMode> TruncationOption() =>
-        new("--truncation") { Description = "head | headandtail: which tokens of a long review to keep", DefaultValueFactory = _ => TruncationMode.HeadAndTail };
+        new("--truncation") { Description = "head | headandtail: which tokens of a long review to keep",
+            DefaultValueFactory = _ => TruncationMode.HeadAndTail };
 
     /// <summary>The registry's presets, for --method help.</summary>
     public static string MethodHelp => "one of: " + string.Join(", ", PeftRegistry.Presets.Select(p => p.Name));
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Method, Rank, Alpha, Targets, FreezeLayers, FreezeEmbeddings, BatchSize, LearningRate, MaxLength, Truncation, Threads, Seed, Output })
+        foreach (var o in new Option[] { Method, Rank, Alpha, Targets, FreezeLayers, FreezeEmbeddings, BatchSize, LearningRate, MaxLength,
+            Truncation, Threads, Seed, Output })
             command.Options.Add(o);
     }
 
@@ -67,7 +78,8 @@ internal sealed class CommonOptions
     public int MaxTokens(ParseResult r) => ValidMaxLength(r.GetValue(MaxLength));
 
     public static int ValidMaxLength(int n) =>
-        n is >= 8 and <= 512 ? n : throw new ArgumentOutOfRangeException("--max-length", n, $"--max-length must be between 8 and 512 (MiniLM's position table), got {n}");
+        n is >= 8 and <= 512 ? n : throw new ArgumentOutOfRangeException("--max-length", n, "--max-length must be between 8 and 512 "
+            + $"(MiniLM's position table), got {n}");
 
     public static int Positive(int value, string name) =>
         value >= 1 ? value : throw new ArgumentOutOfRangeException(name, value, $"{name} must be at least 1, got {value}");

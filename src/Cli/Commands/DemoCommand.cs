@@ -17,8 +17,10 @@ internal static class DemoCommand
         var maxLength = new Option<int>("--max-length") { Description = "tokens per review", DefaultValueFactory = _ => 128 };
         var test = new Option<int>("--test-examples") { Description = "held-out test reviews to score", DefaultValueFactory = _ => 2000 };
         var method = new Option<string>("--method") { Description = CommonOptions.MethodHelp, DefaultValueFactory = _ => "lora" };
-        var output = new Option<string?>("--output", "-o") { Description = "also write report.json, loss.png and the trained weights here" };
-        var command = new Command("demo", "Fine-tune all-MiniLM-L6-v2 with LoRA on IMDB movie reviews (a few minutes on a CPU) and print the result")
+        var output = new Option<string?>("--output", "-o") { Description = "also write report.json, loss.png and the "
+            + "trained weights here" };
+        var command = new Command("demo", "Fine-tune all-MiniLM-L6-v2 with LoRA on IMDB movie reviews (a few minutes on a CPU) "
+            + "and print the result")
         {
             steps, batch, maxLength, test, method, output,
         };
@@ -39,8 +41,9 @@ internal static class DemoCommand
                     RunName = fineTune.Describe(),
                 },
                 maxTokens, int.MaxValue, r.GetValue(test), 0, r.GetValue(output) is { } o ? Path.Combine(o, "model") : null);
-            AnsiConsole.MarkupLine($"[bold]finetune demo[/]: {Markup.Escape(fineTune.Describe())} on IMDB, {settings.Train.MaxSteps} steps × {settings.Train.BatchSize} reviews, " +
-                                   $"max {maxTokens} tokens, {CpuParallel.Threads} CPU threads");
+            AnsiConsole.MarkupLine($"[bold]finetune demo[/]: {Markup.Escape(fineTune.Describe())} on IMDB, "
+                + $"{settings.Train.MaxSteps} steps × {settings.Train.BatchSize} reviews, "
+                + $"max {maxTokens} tokens, {CpuParallel.Threads} CPU threads");
             var row = ImdbRun.Execute(settings);
             ResultTable.Print($"IMDB sentiment, all-MiniLM-L6-v2 — total {clock.Elapsed.TotalMinutes:F1} min", new[] { row });
             return 0;

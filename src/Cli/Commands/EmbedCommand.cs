@@ -13,8 +13,10 @@ internal static class EmbedCommand
     {
         var model = new Option<string>("--model") { Description = "the encoder (minilm)", DefaultValueFactory = _ => "minilm" };
         var input = new Option<string>("--input", "-i") { Description = "text file, one sentence per line", Required = true };
-        var output = new Option<string>("--output", "-o") { Description = "where to write one JSON array of floats per line", Required = true };
-        var normalize = new Option<bool>("--normalize") { Description = "scale each embedding to unit length (as sentence-transformers does)" };
+        var output = new Option<string>("--output", "-o") { Description = "where to write one JSON array of floats per line",
+            Required = true };
+        var normalize = new Option<bool>("--normalize") { Description = "scale each embedding to unit length (as "
+            + "sentence-transformers does)" };
         var batch = new Option<int>("--batch-size") { Description = "sentences per forward pass", DefaultValueFactory = _ => 32 };
         var command = new Command("embed", "Write sentence embeddings of each line of a file") { model, input, output, normalize, batch };
         command.SetAction(r => CliErrors.Run(() =>

@@ -14,7 +14,8 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "directory written by train/demo --output (its model/ folder)", Required = true };
+        var model = new Option<string>("--model") { Description = "directory written by train/demo --output (its model/ folder)",
+            Required = true };
         var split = new Option<string>("--split") { Description = "test | validation", DefaultValueFactory = _ => "test" };
         var examples = new Option<int>("--examples") { Description = "reviews to score", DefaultValueFactory = _ => 2000 };
         var maxLength = new Option<int>("--max-length") { Description = "tokens per review", DefaultValueFactory = _ => 256 };
@@ -40,7 +41,8 @@ internal static class EvalCommand
             var clock = Stopwatch.StartNew();
             var result = ImdbRun.Status($"Evaluating on {reviews.Count:N0} {which} reviews with {CpuParallel.Threads} threads", () =>
                 Engine.Evaluate(prepared.Classifier, reviews, items => TextClassification.Collate(tokenizer, items), 64));
-            ResultTable.Print($"IMDB {which}", new[] { new ResultTable.Row(prepared.Options.Describe(), prepared.Report, result, null, clock.Elapsed.TotalSeconds) });
+            ResultTable.Print($"IMDB {which}", new[] { new ResultTable.Row(prepared.Options.Describe(), prepared.Report, result, null,
+                clock.Elapsed.TotalSeconds) });
             return 0;
         }));
         return command;

@@ -11,7 +11,8 @@ internal static class FashionMnistRun
     {
         var (train, test) = ImdbRun.Status($"Loading Fashion-MNIST ({FashionMnist.DebianPackage})", () =>
             (FashionMnist.Subset(FashionMnist.Load("train"), classes), FashionMnist.Subset(FashionMnist.Load("t10k"), classes)));
-        if (trainExamples < 1) throw new ArgumentOutOfRangeException("--train-examples", trainExamples, "--train-examples must be at least 1");
+        if (trainExamples < 1)
+            throw new ArgumentOutOfRangeException("--train-examples", trainExamples, "--train-examples must be at least 1");
         if (testExamples < 1) throw new ArgumentOutOfRangeException("--test-examples", testExamples, "--test-examples must be at least 1");
         return (train.Take(trainExamples).ToList(), test.Take(testExamples).ToList());
     }

@@ -13,7 +13,14 @@ namespace Finetune.Cli.Commands;
 /// <summary>The IMDB fine-tuning run shared by demo and train: data, model, Engine.Train, test evaluation.</summary>
 internal static class ImdbRun
 {
-    public sealed record Settings(FineTuneOptions Method, TrainOptions Train, int MaxLength, int TrainExamples, int TestExamples, int ValidationExamples, string? SaveTo,
+    public sealed record Settings(
+        FineTuneOptions Method,
+        TrainOptions Train,
+        int MaxLength,
+        int TrainExamples,
+        int TestExamples,
+        int ValidationExamples,
+        string? SaveTo,
         TruncationMode Truncation = TruncationMode.HeadAndTail);
 
     public static ResultTable.Row Execute(Settings s)

@@ -33,12 +33,16 @@ internal static class PretrainVitCommand
         var steps = new Option<int>("--steps") { Description = "optimizer steps", DefaultValueFactory = _ => d.Steps };
         var batch = new Option<int>("--batch-size") { Description = "images per step", DefaultValueFactory = _ => d.BatchSize };
         var lr = new Option<float>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => d.LearningRate };
-        var trainExamples = new Option<int>("--train-examples") { Description = "training images (of the five classes' 30,000)", DefaultValueFactory = _ => d.TrainExamples };
-        var testExamples = new Option<int>("--test-examples") { Description = "test images to score", DefaultValueFactory = _ => d.TestExamples };
+        var trainExamples = new Option<int>("--train-examples") { Description = "training images (of the five classes' 30,000)",
+            DefaultValueFactory = _ => d.TrainExamples };
+        var testExamples = new Option<int>("--test-examples") { Description = "test images to score",
+            DefaultValueFactory = _ => d.TestExamples };
         var hidden = new Option<int>("--hidden") { Description = "hidden size", DefaultValueFactory = _ => d.Hidden };
         var layers = new Option<int>("--layers") { Description = "encoder layers", DefaultValueFactory = _ => d.Layers };
-        var output = new Option<string?>("--output", "-o") { Description = "where to cache the model (default: the cache's vit-fashion-mnist-0-4)" };
-        var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var output = new Option<string?>("--output", "-o") { Description = "where to cache the model (default: the cache's "
+            + "vit-fashion-mnist-0-4)" };
+        var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)",
+            DefaultValueFactory = _ => Environment.ProcessorCount };
         var seed = new Option<ulong>("--seed") { Description = "seed of init and data order", DefaultValueFactory = _ => d.Seed };
         var command = new Command("pretrain-vit", "Pretrain a small Vision Transformer on Fashion-MNIST classes 0-4 and cache it for PEFT")
         {
@@ -69,8 +73,10 @@ internal static class PretrainVitCommand
         var config = new VitConfig { HiddenSize = s.Hidden, NumLayers = s.Layers, NumHeads = 4, IntermediateSize = 2 * s.Hidden };
         config.Validate();
         var (train, test) = FashionMnistRun.Load(VitCheckpoint.PretrainClasses, s.TrainExamples, s.TestExamples);
-        AnsiConsole.MarkupLine($"[bold]finetune pretrain-vit[/]: {train.Count:N0} images of {Markup.Escape(FashionMnistRun.ClassList(VitCheckpoint.PretrainClasses))}; " +
-                               $"ViT {config.NumLayers}×{config.HiddenSize}, patches {config.PatchSize}×{config.PatchSize}, {CpuParallel.Threads} threads");
+        AnsiConsole.MarkupLine($"[bold]finetune pretrain-vit[/]: {train.Count:N0} images of "
+            + $"{Markup.Escape(FashionMnistRun.ClassList(VitCheckpoint.PretrainClasses))}; "
+            + $"ViT {config.NumLayers}×{config.HiddenSize}, patches {config.PatchSize}×{config.PatchSize}, "
+            + $"{CpuParallel.Threads} threads");
         using var model = new VitForImageClassification(config, VitCheckpoint.PretrainClasses.Count, new Generator(s.Seed));
         var classifier = new VitImageClassifier(model);
         var data = new ClassificationData<LabeledImage>(train, null, items => FashionMnist.Collate(items));
@@ -93,7 +99,8 @@ internal static class PretrainVitCommand
         var counts = model.ParameterCounts();
         ResultTable.Print("ViT pretrained on Fashion-MNIST classes 0-4", new[]
         {
-            new ResultTable.Row("pretrain-vit", new TrainableReport(counts.Trainable, counts.Total), eval, report, clock.Elapsed.TotalSeconds),
+            new ResultTable.Row("pretrain-vit", new TrainableReport(counts.Trainable, counts.Total), eval, report,
+                clock.Elapsed.TotalSeconds),
         });
         AnsiConsole.MarkupLine($"[grey]cached in {Markup.Escape(dir)}[/]");
     }

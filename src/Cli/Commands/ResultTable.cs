@@ -15,7 +15,8 @@ internal static class ResultTable
         // One column per method keeps the table narrow enough for an 80-column log.
         var table = new Table().Title(Markup.Escape(title)).Border(TableBorder.Rounded).AddColumn("");
         foreach (var r in rows) table.AddColumn(Markup.Escape(r.Method));
-        void Line(string name, Func<Row, string> cell) => table.AddRow(new[] { name }.Concat(rows.Select(r => Markup.Escape(cell(r)))).ToArray());
+        void Line(string name, Func<Row, string> cell) =>
+            table.AddRow(new[] { name }.Concat(rows.Select(r => Markup.Escape(cell(r)))).ToArray());
         Line("test accuracy", r => $"{r.Test.Accuracy:P2} of {r.Test.Examples:N0}");
         Line("test loss", r => $"{r.Test.Loss:F4}");
         Line("trainable parameters", r => $"{r.Parameters.Trainable:N0} of {r.Parameters.Total:N0} ({r.Parameters.Percent:F3}%)");
@@ -31,7 +32,8 @@ internal static class ResultTable
     public static void PrintComparison(string title, IReadOnlyList<MethodResult> rows)
     {
         var table = new Table().Title(Markup.Escape(title)).Border(TableBorder.Rounded);
-        foreach (var c in new[] { "method", "trainable", "share", "accuracy", "ms/step", "peak MiB" }) table.AddColumn(new TableColumn(c).NoWrap());
+        foreach (var c in new[] { "method", "trainable", "share", "accuracy", "ms/step", "peak MiB" })
+            table.AddColumn(new TableColumn(c).NoWrap());
         foreach (var r in rows)
             table.AddRow(Markup.Escape(r.Method), $"{r.TrainableParameters:N0}", $"{r.TrainablePercent:F3}%", $"{r.Accuracy:P2}",
                 $"{1000 * r.StepSeconds:F0}", $"{r.PeakMemoryBytes / (1024.0 * 1024.0):F0}");

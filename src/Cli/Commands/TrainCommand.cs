@@ -9,15 +9,22 @@ internal static class TrainCommand
     public static Command Create()
     {
         var common = new CommonOptions();
-        var epochs = new Option<int>("--epochs") { Description = "passes over the training reviews (ignored with --max-steps)", DefaultValueFactory = _ => 1 };
+        var epochs = new Option<int>("--epochs") { Description = "passes over the training reviews (ignored with --max-steps)",
+            DefaultValueFactory = _ => 1 };
         var maxSteps = new Option<int?>("--max-steps") { Description = "optimizer steps" };
-        var trainExamples = new Option<int>("--train-examples") { Description = "use the first N training reviews of the split", DefaultValueFactory = _ => 47_000 };
-        var testExamples = new Option<int>("--test-examples") { Description = "held-out test reviews to score at the end", DefaultValueFactory = _ => 2000 };
-        var validationExamples = new Option<int>("--validation-examples") { Description = "validation reviews for evaluation during training (0: none)", DefaultValueFactory = _ => 500 };
-        var evalEvery = new Option<int>("--eval-every") { Description = "evaluate on the validation reviews every N steps", DefaultValueFactory = _ => 0 };
+        var trainExamples = new Option<int>("--train-examples") { Description = "use the first N training reviews of the split",
+            DefaultValueFactory = _ => 47_000 };
+        var testExamples = new Option<int>("--test-examples") { Description = "held-out test reviews to score at the end",
+            DefaultValueFactory = _ => 2000 };
+        var validationExamples = new Option<int>("--validation-examples") { Description = "validation reviews for evaluation "
+            + "during training (0: none)", DefaultValueFactory = _ => 500 };
+        var evalEvery = new Option<int>("--eval-every") { Description = "evaluate on the validation reviews every N steps",
+            DefaultValueFactory = _ => 0 };
         var patience = new Option<int?>("--early-stopping") { Description = "stop after N evaluations without improvement" };
-        var accumulation = new Option<int>("--grad-accumulation") { Description = "micro-batches per optimizer step", DefaultValueFactory = _ => 1 };
-        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "save a resumable checkpoint every N steps (needs --output)", DefaultValueFactory = _ => 0 };
+        var accumulation = new Option<int>("--grad-accumulation") { Description = "micro-batches per optimizer step",
+            DefaultValueFactory = _ => 1 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "save a resumable checkpoint every N "
+            + "steps (needs --output)", DefaultValueFactory = _ => 0 };
         var resume = new Option<string?>("--resume") { Description = "continue from a checkpoint directory" };
         var command = new Command("train", "Fine-tune all-MiniLM-L6-v2 on IMDB reviews with any registered method (--method)")
         {
@@ -39,8 +46,9 @@ internal static class TrainCommand
                 ResumeFrom = r.GetValue(resume),
             };
             var output = r.GetValue(common.Output);
-            var row = ImdbRun.Execute(new ImdbRun.Settings(method, train, common.MaxTokens(r), r.GetValue(trainExamples), r.GetValue(testExamples),
-                r.GetValue(validationExamples), output is null ? null : Path.Combine(output, "model"), r.GetValue(common.Truncation)));
+            var row = ImdbRun.Execute(new ImdbRun.Settings(method, train, common.MaxTokens(r), r.GetValue(trainExamples),
+                r.GetValue(testExamples), r.GetValue(validationExamples), output is null ? null : Path.Combine(output, "model"),
+                r.GetValue(common.Truncation)));
             ResultTable.Print("IMDB sentiment, all-MiniLM-L6-v2", new[] { row });
             if (output is not null) AnsiConsole.MarkupLine($"[grey]report, loss plot and weights in {Markup.Escape(output)}[/]");
             return 0;

@@ -74,10 +74,12 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats
         switch (dtype.SizeOf())
         {
             case 4:
-                ElementwiseLoops.Copy((int*)source.Buffer.Pointer + source.Layout.Offset, (int*)destination.Buffer.Pointer + destination.Layout.Offset, ix);
+                ElementwiseLoops.Copy((int*)source.Buffer.Pointer + source.Layout.Offset,
+                    (int*)destination.Buffer.Pointer + destination.Layout.Offset, ix);
                 break;
             case 2:
-                ElementwiseLoops.Copy((ushort*)source.Buffer.Pointer + source.Layout.Offset, (ushort*)destination.Buffer.Pointer + destination.Layout.Offset, ix);
+                ElementwiseLoops.Copy((ushort*)source.Buffer.Pointer + source.Layout.Offset,
+                    (ushort*)destination.Buffer.Pointer + destination.Layout.Offset, ix);
                 break;
             default:
                 throw new NotSupportedException($"copy: dtype {dtype.Name()} is not supported by the CPU backend");
@@ -170,7 +172,8 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats
     public void LayerNorm(Dense x, Dense weight, Dense bias, Dense y, Dense mean, Dense rstd, int rows, int cols, float eps) =>
         RowKernels.LayerNorm(F(x), F(weight), F(bias), F(y), F(mean), F(rstd), rows, cols, eps);
 
-    public void LayerNormBackward(Dense x, Dense weight, Dense mean, Dense rstd, Dense gy, Dense gx, Dense gw, Dense gb, int rows, int cols) =>
+    public void LayerNormBackward(Dense x, Dense weight, Dense mean, Dense rstd, Dense gy, Dense gx, Dense gw, Dense gb, int rows,
+        int cols) =>
         RowKernels.LayerNormBackward(F(x), F(weight), F(mean), F(rstd), F(gy), F(gx), F(gw), F(gb), rows, cols);
 
     public void Gather(Dense table, int tableRows, int cols, Dense ids, long count, Dense output) =>

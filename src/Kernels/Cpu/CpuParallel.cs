@@ -36,6 +36,7 @@ public static class CpuParallel
         Parallel.For(0L, chunks, options, c => body(c * grain, Math.Min(n, (c + 1) * grain)));
     }
 
-    /// <summary>A grain that gives each chunk about <paramref name="workPerChunk"/> units when an item costs <paramref name="costPerItem"/>.</summary>
+    /// <summary>A grain that gives each chunk about <paramref name="workPerChunk"/> units when an item costs
+    /// <paramref name="costPerItem"/>.</summary>
     public static long Grain(long costPerItem, long workPerChunk = 1 << 15) => Math.Max(1, workPerChunk / Math.Max(1, costPerItem));
 }

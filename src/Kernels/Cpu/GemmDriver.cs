@@ -178,7 +178,8 @@ internal sealed unsafe class GemmDriver
     /// into C (element (r, j) at cp[r·rowStride + j·colStride]) with the kernel's rounding.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void EdgeTile(int kc, float* ap, float* bp, float* cp, long rowStride, long colStride, int rows, int cols, float alpha, float beta)
+    private void EdgeTile(int kc, float* ap, float* bp, float* cp, long rowStride, long colStride, int rows, int cols,
+        float alpha, float beta)
     {
         if (colStride != 1)
         {
@@ -206,7 +207,8 @@ internal sealed unsafe class GemmDriver
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void EdgeTileStrided(int kc, float* ap, float* bp, float* cp, long rowStride, long colStride, int rows, int cols, float alpha, float beta)
+    private void EdgeTileStrided(int kc, float* ap, float* bp, float* cp, long rowStride, long colStride, int rows, int cols,
+        float alpha, float beta)
     {
         int nr = _k.Nr;
         float* tile = GemmBuffers.Current.Tile;

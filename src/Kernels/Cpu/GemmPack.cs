@@ -8,7 +8,8 @@ namespace Finetune.Kernels.Cpu;
 /// Packs blocks of op(A) and op(B) into the panel layout the micro-kernels read, so every transpose case
 /// reaches the kernel as the same unit-stride stream. Partial panels are zero-padded to a full tile.
 /// </summary>
-/// <remarks>Hot loops are compiled fully optimised on first call: a GEMM runs them only a few times per call, so tiering would leave them slow for many calls.</remarks>
+/// <remarks>Hot loops are compiled fully optimised on first call: a GEMM runs them only a few times per call, so tiering would leave them
+/// slow for many calls.</remarks>
 internal static unsafe class GemmPack
 {
     /// <summary>
@@ -32,7 +33,8 @@ internal static unsafe class GemmPack
     /// Packs only panels [panelStart, panelEnd) so threads can share the work.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PackB(bool transB, float* b, long ldb, int p0, int kc, int j0, int nc, int nr, float* dst, int panelStart, int panelEnd)
+    public static void PackB(bool transB, float* b, long ldb, int p0, int kc, int j0, int nc, int nr, float* dst, int panelStart,
+        int panelEnd)
     {
         for (int panel = panelStart; panel < panelEnd; panel++)
         {
@@ -46,7 +48,8 @@ internal static unsafe class GemmPack
         }
     }
 
-    /// <summary>dst[p·width + j] = src[p·ld + j] for j &lt; count, zero for count ≤ j &lt; width (the case where the source is already k-major).</summary>
+    /// <summary>dst[p·width + j] = src[p·ld + j] for j &lt; count, zero for count ≤ j &lt; width (the case where the source is already
+    /// k-major).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CopyRows(float* src, long ld, int kc, int count, int width, float* dst)
     {

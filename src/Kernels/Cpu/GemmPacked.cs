@@ -44,7 +44,8 @@ public static unsafe class GemmPacked
         if (m == 0 || n == 0 || batch == 0) return;
         // A leading dimension only matters when the matrix has more than one row in memory.
         if ((transA ? k > 1 && lda < m : m > 1 && lda < k) || (transB ? n > 1 && ldb < k : k > 1 && ldb < n) || (m > 1 && ldc < n))
-            throw new ArgumentException($"Sgemm: leading dimensions too small (m={m} n={n} k={k} transA={transA} transB={transB} lda={lda} ldb={ldb} ldc={ldc})");
+            throw new ArgumentException($"Sgemm: leading dimensions too small (m={m} n={n} k={k} transA={transA} transB={transB} lda={lda} "
+                + $"ldb={ldb} ldc={ldc})");
 
         var p = new GemmProblem(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         long work = (long)m * n * Math.Max(k, 1);
@@ -83,7 +84,8 @@ public static unsafe class GemmPacked
         if (work <= SmallWork || p.M <= 2)
             GemmDirect.Run(in p, parallel);
         else if (2 * p.N <= kernel.Nr && p.M > p.N)
-            GemmDriver.Run(p.Transposed(), kernel, parallel); // narrow C (e.g. a LoRA rank): compute Cᵀ so the wide tile dimension runs along m
+            GemmDriver.Run(p.Transposed(), kernel, parallel); // narrow C (e.g. a LoRA rank): compute Cᵀ so the wide tile
+                                                              // dimension runs along m
         else
             GemmDriver.Run(in p, kernel, parallel);
     }
@@ -117,8 +119,10 @@ internal sealed unsafe class GemmKernelInfo(string name, int mr, int nr, bool fu
     public bool Fused { get; } = fused;
     public delegate*<int, float*, float*, float*, long, float, float, void> Body { get; } = body;
 
-    public static readonly GemmKernelInfo Avx512 = new("avx512", GemmMicroKernel.Avx512Mr, GemmMicroKernel.Avx512Nr, true, &GemmMicroKernel.Avx512Kernel);
-    public static readonly GemmKernelInfo Avx2 = new("avx2", GemmMicroKernel.Avx2Mr, GemmMicroKernel.Avx2Nr, true, &GemmMicroKernel.Avx2Kernel);
+    public static readonly GemmKernelInfo Avx512 = new("avx512", GemmMicroKernel.Avx512Mr, GemmMicroKernel.Avx512Nr, true,
+        &GemmMicroKernel.Avx512Kernel);
+    public static readonly GemmKernelInfo Avx2 = new("avx2", GemmMicroKernel.Avx2Mr, GemmMicroKernel.Avx2Nr, true,
+        &GemmMicroKernel.Avx2Kernel);
     public static readonly GemmKernelInfo Portable = new("portable", 4, 8, false, &GemmMicroKernel.PortableKernel);
 
     public static GemmKernelInfo Best =>

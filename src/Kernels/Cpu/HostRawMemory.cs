@@ -22,5 +22,6 @@ internal sealed unsafe class HostRawMemory : IRawMemory
     public void Free(ulong address) => NativeMemory.AlignedFree((void*)address);
 
     public Exception OutOfMemory(long bytes, long inUseByTensors) =>
-        new OutOfMemoryException($"cpu: cannot allocate {CachingAllocator.Format(bytes)} of host memory ({CachingAllocator.Format(inUseByTensors)} in use by tensors)");
+        new OutOfMemoryException($"cpu: cannot allocate {CachingAllocator.Format(bytes)} of host memory "
+            + $"({CachingAllocator.Format(inUseByTensors)} in use by tensors)");
 }

@@ -85,16 +85,19 @@ internal static unsafe class IndexKernels
 
     private struct UniformLane : ILaneValue
     {
-        public static float Of((uint, uint, uint, uint) block, int lane, float shift, float scale) => shift + scale * Philox.ToUnit(Philox.Lane(block, lane));
+        public static float Of((uint, uint, uint, uint) block, int lane, float shift, float scale) =>
+            shift + scale * Philox.ToUnit(Philox.Lane(block, lane));
     }
 
     private struct NormalLane : ILaneValue
     {
-        public static float Of((uint, uint, uint, uint) block, int lane, float shift, float scale) => shift + scale * Philox.NormalOf(block, lane);
+        public static float Of((uint, uint, uint, uint) block, int lane, float shift, float scale) =>
+            shift + scale * Philox.NormalOf(block, lane);
     }
 
     /// <summary>Computes each Philox block once and writes its four lanes (chunks are whole blocks).</summary>
-    private static void ForEachBlock<TValue>(ulong seed, ulong offset, long count, float* output, float shift, float scale) where TValue : struct, ILaneValue
+    private static void ForEachBlock<TValue>(ulong seed, ulong offset, long count, float* output, float shift, float scale)
+        where TValue : struct, ILaneValue
     {
         nint po = (nint)output;
         CpuParallel.For((count + 3) / 4, 1 << 12, (s, e) =>

@@ -115,7 +115,8 @@ internal struct SqrtFn : IUnaryFn
     public static float Apply(float x, float a) => MathF.Sqrt(x);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a) => Vector256.Sqrt(x);
     public static float Grad(float x, float y, float gy, float a) => gy * 0.5f / y;
-    public static Vector256<float> Grad(Vector256<float> x, Vector256<float> y, Vector256<float> gy, Vector256<float> a) => gy * VMath.Half / y;
+    public static Vector256<float> Grad(Vector256<float> x, Vector256<float> y, Vector256<float> gy, Vector256<float> a) =>
+        gy * VMath.Half / y;
 }
 
 internal struct RsqrtFn : IUnaryFn
@@ -123,7 +124,8 @@ internal struct RsqrtFn : IUnaryFn
     public static float Apply(float x, float a) => 1f / MathF.Sqrt(x);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a) => VMath.One / Vector256.Sqrt(x);
     public static float Grad(float x, float y, float gy, float a) => -0.5f * gy * y * y * y;
-    public static Vector256<float> Grad(Vector256<float> x, Vector256<float> y, Vector256<float> gy, Vector256<float> a) => Vector256.Create(-0.5f) * gy * y * y * y;
+    public static Vector256<float> Grad(Vector256<float> x, Vector256<float> y, Vector256<float> gy, Vector256<float> a) =>
+        Vector256.Create(-0.5f) * gy * y * y * y;
 }
 
 internal struct TanhFn : IUnaryFn
@@ -131,7 +133,8 @@ internal struct TanhFn : IUnaryFn
     public static float Apply(float x, float a) => MathF.Tanh(x);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a) => VMath.Tanh(x);
     public static float Grad(float x, float y, float gy, float a) => gy * (1f - y * y);
-    public static Vector256<float> Grad(Vector256<float> x, Vector256<float> y, Vector256<float> gy, Vector256<float> a) => gy * (VMath.One - y * y);
+    public static Vector256<float> Grad(Vector256<float> x, Vector256<float> y, Vector256<float> gy, Vector256<float> a) =>
+        gy * (VMath.One - y * y);
 }
 
 internal struct ReluFn : IUnaryFn
@@ -148,7 +151,8 @@ internal struct SigmoidFn : IUnaryFn
     public static float Apply(float x, float a) => VMath.Sigmoid(x);
     public static Vector256<float> Apply(Vector256<float> x, Vector256<float> a) => VMath.Sigmoid(x);
     public static float Grad(float x, float y, float gy, float a) => gy * y * (1f - y);
-    public static Vector256<float> Grad(Vector256<float> x, Vector256<float> y, Vector256<float> gy, Vector256<float> a) => gy * y * (VMath.One - y);
+    public static Vector256<float> Grad(Vector256<float> x, Vector256<float> y, Vector256<float> gy, Vector256<float> a) =>
+        gy * y * (VMath.One - y);
 }
 
 internal struct GeluErfFn : IUnaryFn
@@ -222,7 +226,8 @@ internal struct DropoutMaskFn : IUnaryFn
     public static Vector256<float> Apply(Vector256<float> u, Vector256<float> p) =>
         Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(u, p), VMath.One / (VMath.One - p), Vector256<float>.Zero);
     public static float Grad(float x, float y, float gy, float a) => 0f;
-    public static Vector256<float> Grad(Vector256<float> x, Vector256<float> y, Vector256<float> gy, Vector256<float> a) => Vector256<float>.Zero;
+    public static Vector256<float> Grad(Vector256<float> x, Vector256<float> y, Vector256<float> gy, Vector256<float> a) =>
+        Vector256<float>.Zero;
 }
 
 internal struct AbsFn : IUnaryFn

@@ -173,14 +173,16 @@ internal static unsafe class RowKernels
                     var vmu = Vector256.Create(mu);
                     var vrs = Vector256.Create(rs);
                     for (; j + 8 <= cols; j += 8)
-                        Vector256.Store(Vector256.FusedMultiplyAdd((Vector256.Load(xr + j) - vmu) * vrs, Vector256.Load(ws + j), Vector256.Load(bs + j)), yr + j);
+                        Vector256.Store(Vector256.FusedMultiplyAdd((Vector256.Load(xr + j) - vmu) * vrs, Vector256.Load(ws + j),
+                            Vector256.Load(bs + j)), yr + j);
                 }
                 for (; j < cols; j++) yr[j] = (xr[j] - mu) * rs * ws[j] + bs[j];
             }
         });
     }
 
-    public static void LayerNormBackward(float* x, float* w, float* mean, float* rstd, float* gy, float* gx, float* gw, float* gb, int rows, int cols)
+    public static void LayerNormBackward(float* x, float* w, float* mean, float* rstd, float* gy, float* gx, float* gw, float* gb,
+        int rows, int cols)
     {
         nint px = (nint)x, pw = (nint)w, pm = (nint)mean, pr = (nint)rstd, pgy = (nint)gy, pgx = (nint)gx, pgw = (nint)gw, pgb = (nint)gb;
         // gx: rows are independent. xhat = (x-μ)·r; g = gy·w; gx = r·(g - mean(g) - xhat·mean(g·xhat))
@@ -255,7 +257,8 @@ internal static unsafe class ElementwiseRow
             var vmax = Vector256.Create(float.NegativeInfinity);
             for (; i + 8 <= n; i += 8)
             {
-                var v = m == null ? Vector256.Load(x + i) * va : Vector256.FusedMultiplyAdd(Vector256.Load(x + i), va, Vector256.Load(m + i));
+                var v = m == null ? Vector256.Load(x + i) * va
+                    : Vector256.FusedMultiplyAdd(Vector256.Load(x + i), va, Vector256.Load(m + i));
                 Vector256.Store(v, y + i);
                 vmax = Vector256.Max(vmax, v);
             }

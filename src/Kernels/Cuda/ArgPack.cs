@@ -28,7 +28,8 @@ internal sealed unsafe class ArgPack : IDisposable
     {
         int align = Math.Min(sizeof(T), 16);
         int at = (_used + align - 1) / align * align;
-        if (at + sizeof(T) > DataBytes || Count == MaxArgs) throw new InvalidOperationException("kernel arguments exceed the argument buffer");
+        if (at + sizeof(T) > DataBytes || Count == MaxArgs)
+            throw new InvalidOperationException("kernel arguments exceed the argument buffer");
         *(T*)(_data + at) = value;
         _pointers[Count++] = _data + at;
         _used = at + sizeof(T);

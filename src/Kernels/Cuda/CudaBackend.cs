@@ -39,7 +39,8 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
         CudaException.Check(status, "cuModuleLoadDataEx", log.Length > 0 ? $"JIT log: {log.Trim()}" : source);
         _functions = new nint[CudaKernels.Table.Length];
         for (int i = 0; i < _functions.Length; i++)
-            CudaException.Check(driver.ModuleGetFunction(_module, CudaKernels.Table[i].Name, out _functions[i]), "cuModuleGetFunction", CudaKernels.Table[i].Name);
+            CudaException.Check(driver.ModuleGetFunction(_module, CudaKernels.Table[i].Name, out _functions[i]), "cuModuleGetFunction",
+                CudaKernels.Table[i].Name);
         CudaException.Check(blas.SetStream(0), "cublasSetStream_v2");
         Allocator = new CachingAllocator(new CudaRawMemory(driver, device.ToString()), device.ToString());
         // Scratch for device-side error flags, outside the allocator so its statistics count tensors only.
@@ -48,13 +49,15 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
     }
 
     /// <summary>The backend of the host device (kernels.cu on the CPU) for <paramref name="device"/>.</summary>
-    public static CudaBackend CreateHost(Device device, long memoryBytes = 4L << 30, string? libraryPath = null, CudaOptions? options = null)
+    public static CudaBackend CreateHost(Device device, long memoryBytes = 4L << 30, string? libraryPath = null,
+        CudaOptions? options = null)
     {
         var driver = new HostCudaDriver(libraryPath, memoryBytes);
         return new CudaBackend(driver, new HostCudaBlas(), device, options);
     }
 
-    /// <summary>The backend of GPU <paramref name="ordinal"/>; throws <see cref="CudaUnavailableException"/> saying why when there is none.</summary>
+    /// <summary>The backend of GPU <paramref name="ordinal"/>; throws <see cref="CudaUnavailableException"/> saying why when there is
+    /// none.</summary>
     public static CudaBackend CreateNative(int ordinal = 0, CudaOptions? options = null)
     {
         var driver = new NativeCudaDriver(ordinal);
@@ -210,7 +213,8 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
 
     public void UnaryBackward(UnaryOp op, float arg, Dense x, Dense y, Dense gy, Dense gx, long count)
     {
-        if (!Enum.IsDefined(op) || op == UnaryOp.DropoutMask) throw new ArgumentOutOfRangeException(nameof(op), op, "unary op has no backward");
+        if (!Enum.IsDefined(op) || op == UnaryOp.DropoutMask)
+            throw new ArgumentOutOfRangeException(nameof(op), op, "unary op has no backward");
         if (count == 0) return;
         ulong px = F(x), py = F(y), pgy = F(gy), pgx = F(gx);
         Launch(KernelId.UnaryBackward, GridFor((count + 3) / 4), new(Threads),
@@ -231,7 +235,8 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
     {
         long count = output.Layout.Count;
         if (count == 0) return;
-        var s = StridedArgs.From(new StridedIndex(output.Layout.Shape, condition.Layout.Strides, a.Layout.Strides, b.Layout.Strides, output.Layout.Strides), "where");
+        var s = StridedArgs.From(new StridedIndex(output.Layout.Shape, condition.Layout.Strides, a.Layout.Strides, b.Layout.Strides,
+            output.Layout.Strides), "where");
         ulong pm = F(condition), pa = F(a), pb = F(b), po = F(output);
         Launch(KernelId.Where, GridFor(count), new(Threads), p => p.Add(pm).Add(pa).Add(pb).Add(po).Add(count).Add(s));
     }
@@ -250,7 +255,8 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
         if (inner == 1)
             Launch(KernelId.ReduceRows, RowGrid(outer), RowBlock(extent), a => a.Add((int)op).Add(px).Add(py).Add(outer).Add(extent));
         else
-            Launch(KernelId.ReduceCols, TileGrid((long)outer * ((inner + 31) / 32)), TileBlock, a => a.Add((int)op).Add(px).Add(py).Add(outer).Add(extent).Add(inner));
+            Launch(KernelId.ReduceCols, TileGrid((long)outer * ((inner + 31) / 32)), TileBlock,
+                a => a.Add((int)op).Add(px).Add(py).Add(outer).Add(extent).Add(inner));
     }
 
     /// <summary>Single rows longer than this are reduced in two passes (chunks, then the partials).</summary>
@@ -291,7 +297,8 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
             if (!Options.AllowTf32)
             {
                 call = "cublasSgemmStridedBatched";
-                status = _blas.SgemmStridedBatched(opB, opA, n, m, k, alpha, pb, ldb, strideB, pa, lda, strideA, beta, pc, ldc, strideC, batch);
+                status = _blas.SgemmStridedBatched(opB, opA, n, m, k, alpha, pb, ldb, strideB, pa, lda, strideA, beta, pc, ldc,
+                    strideC, batch);
             }
             else if (batch == 1)
             {
@@ -301,10 +308,12 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
             else
             {
                 call = "cublasGemmStridedBatchedEx";
-                status = _blas.GemmStridedBatchedEx(opB, opA, n, m, k, alpha, pb, ldb, strideB, pa, lda, strideA, beta, pc, ldc, strideC, batch, true);
+                status = _blas.GemmStridedBatchedEx(opB, opA, n, m, k, alpha, pb, ldb, strideB, pa, lda, strideA, beta, pc, ldc, strideC,
+                    batch, true);
             }
         }
-        CudaException.CheckBlas(status, call, $"row-major m={m} n={n} k={k} transA={transA} transB={transB} lda={lda} ldb={ldb} ldc={ldc} batch={batch}");
+        CudaException.CheckBlas(status, call, $"row-major m={m} n={n} k={k} transA={transA} transB={transB} lda={lda} ldb={ldb} "
+            + $"ldc={ldc} batch={batch}");
     }
 
     public void Softmax(bool log, Dense x, Dense y, int rows, int cols, float scale = 1f, RowMask? mask = null)
@@ -321,7 +330,8 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
     {
         if (rows == 0 || cols == 0) return;
         ulong py = F(y), pgy = F(gy), pgx = F(gx);
-        Launch(KernelId.SoftmaxBackward, RowGrid(rows), RowBlock(cols), a => a.Add(log ? 1 : 0).Add(py).Add(pgy).Add(pgx).Add(rows).Add(cols).Add(scale));
+        Launch(KernelId.SoftmaxBackward, RowGrid(rows), RowBlock(cols),
+            a => a.Add(log ? 1 : 0).Add(py).Add(pgy).Add(pgx).Add(rows).Add(cols).Add(scale));
     }
 
     public void LayerNorm(Dense x, Dense weight, Dense bias, Dense y, Dense mean, Dense rstd, int rows, int cols, float eps)
@@ -404,7 +414,8 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
         ulong pp = F(param), pg = F(grad), pm = F(m), pv = F(v);
         // Derived constants computed exactly as the CPU kernel does, so both round the same way.
         float b1 = step.Beta1, b2 = step.Beta2, c1 = 1f - step.Beta1, c2 = 1f - step.Beta2;
-        float stepSize = step.LearningRate / step.Bias1, invSqrtBias2 = 1f / MathF.Sqrt(step.Bias2), decay = 1f - step.LearningRate * step.WeightDecay;
+        float stepSize = step.LearningRate / step.Bias1, invSqrtBias2 = 1f / MathF.Sqrt(step.Bias2),
+            decay = 1f - step.LearningRate * step.WeightDecay;
         Launch(KernelId.AdamW, GridFor(count), new(Threads), a => a.Add(pp).Add(pg).Add(pm).Add(pv).Add(count)
             .Add(b1).Add(b2).Add(c1).Add(c2).Add(stepSize).Add(invSqrtBias2).Add(step.Eps).Add(decay));
     }
@@ -413,14 +424,16 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
     {
         if (count == 0) return;
         ulong po = F(output);
-        Launch(KernelId.RandomUniform, GridFor((count + 3) / 4), new(Threads), a => a.Add(seed).Add(offset).Add(count).Add(low).Add(high).Add(po));
+        Launch(KernelId.RandomUniform, GridFor((count + 3) / 4), new(Threads),
+            a => a.Add(seed).Add(offset).Add(count).Add(low).Add(high).Add(po));
     }
 
     public void RandomNormal(ulong seed, ulong offset, long count, float mean, float std, Dense output)
     {
         if (count == 0) return;
         ulong po = F(output);
-        Launch(KernelId.RandomNormal, GridFor((count + 3) / 4), new(Threads), a => a.Add(seed).Add(offset).Add(count).Add(mean).Add(std).Add(po));
+        Launch(KernelId.RandomNormal, GridFor((count + 3) / 4), new(Threads),
+            a => a.Add(seed).Add(offset).Add(count).Add(mean).Add(std).Add(po));
     }
 
     /// <summary>Waits for all queued work (for timing and before handing results to other devices).</summary>

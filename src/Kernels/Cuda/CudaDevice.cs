@@ -12,7 +12,8 @@ public static class CudaDevice
     public static CudaAvailability Probe(IReadOnlyList<string> driverLibraries, int ordinal = 0)
     {
         if (!CudaLibraries.TryLoadFirst(driverLibraries, out _, out string missing))
-            return new CudaAvailability(false, $"the NVIDIA driver library is missing ({missing}): install the NVIDIA driver to use cuda:{ordinal}", null);
+            return new CudaAvailability(false, $"the NVIDIA driver library is missing ({missing}): install the NVIDIA driver "
+                + $"to use cuda:{ordinal}", null);
         try
         {
             using var driver = new NativeCudaDriver(ordinal);
@@ -28,7 +29,8 @@ public static class CudaDevice
         }
     }
 
-    /// <summary>Creates the GPU backend and registers it as <c>cuda:ordinal</c>; null with the reason when there is no usable GPU.</summary>
+    /// <summary>Creates the GPU backend and registers it as <c>cuda:ordinal</c>; null with the reason when there is no usable
+    /// GPU.</summary>
     public static CudaBackend? TryRegister(out string reason, int ordinal = 0, CudaOptions? options = null)
     {
         var probe = Probe(ordinal);

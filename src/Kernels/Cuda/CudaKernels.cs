@@ -35,7 +35,8 @@ internal static partial class CudaKernels
     public static string EmbeddedPtx()
     {
         using var stream = typeof(CudaKernels).Assembly.GetManifestResourceStream(ResourceName)
-            ?? throw new InvalidDataException($"the PTX resource {ResourceName} is missing from {typeof(CudaKernels).Assembly.GetName().Name}: rebuild the project (it embeds src/Kernels/Cuda/kernels.ptx)");
+            ?? throw new InvalidDataException($"the PTX resource {ResourceName} is missing from "
+                + $"{typeof(CudaKernels).Assembly.GetName().Name}: rebuild the project (it embeds src/Kernels/Cuda/kernels.ptx)");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
     }
@@ -52,7 +53,8 @@ internal static partial class CudaKernels
         return entries;
     }
 
-    /// <summary>Throws <see cref="InvalidDataException"/> when <paramref name="ptx"/> is not PTX or lacks a kernel the backend launches.</summary>
+    /// <summary>Throws <see cref="InvalidDataException"/> when <paramref name="ptx"/> is not PTX or lacks a kernel the backend
+    /// launches.</summary>
     public static void Validate(string ptx, string source)
     {
         const string Fix = "regenerate it with tools/build-ptx.sh and rebuild";
@@ -64,7 +66,8 @@ internal static partial class CudaKernels
             if (!entries.TryGetValue(name, out int found))
                 throw new InvalidDataException($"{source} is stale: it has no kernel {name}, which this build launches; {Fix}");
             if (found != count)
-                throw new InvalidDataException($"{source} is stale: kernel {name} takes {found} parameters there, this build passes {count}; {Fix}");
+                throw new InvalidDataException($"{source} is stale: kernel {name} takes {found} parameters there, this build "
+                    + $"passes {count}; {Fix}");
         }
     }
 }

@@ -17,7 +17,8 @@ internal sealed class CudaRawMemory(ICudaDriver driver, string deviceName) : IRa
     {
         driver.MemGetInfo(out long free, out long total);
         return new CudaOutOfMemoryException("cuMemAlloc",
-            $"{deviceName} cannot allocate {CachingAllocator.Format(bytes)} ({CachingAllocator.Format(inUseByTensors)} in use by tensors, " +
-            $"{CachingAllocator.Format(free)} free of {CachingAllocator.Format(total)})");
+            $"{deviceName} cannot allocate {CachingAllocator.Format(bytes)} "
+            + $"({CachingAllocator.Format(inUseByTensors)} in use by tensors, "
+            + $"{CachingAllocator.Format(free)} free of {CachingAllocator.Format(total)})");
     }
 }

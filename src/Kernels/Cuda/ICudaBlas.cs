@@ -15,5 +15,6 @@ public interface ICudaBlas : IDisposable
         ulong a, int lda, ulong b, int ldb, float beta, ulong c, int ldc, bool allowTf32);
 
     int GemmStridedBatchedEx(BlasOp transA, BlasOp transB, int m, int n, int k, float alpha,
-        ulong a, int lda, long strideA, ulong b, int ldb, long strideB, float beta, ulong c, int ldc, long strideC, int batch, bool allowTf32);
+        ulong a, int lda, long strideA, ulong b, int ldb, long strideB, float beta, ulong c, int ldc, long strideC, int batch,
+        bool allowTf32);
 }

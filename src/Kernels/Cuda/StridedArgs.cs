@@ -19,7 +19,8 @@ internal unsafe struct StridedArgs
     public static StridedArgs From(StridedIndex ix, string op)
     {
         if (ix.Shape.Length > MaxRank)
-            throw new NotSupportedException($"{op}: the CUDA backend walks at most {MaxRank} non-mergeable dims, this view has {ix.Shape.Length}; make it contiguous first");
+            throw new NotSupportedException($"{op}: the CUDA backend walks at most {MaxRank} non-mergeable dims, this view has "
+                + $"{ix.Shape.Length}; make it contiguous first");
         var s = new StridedArgs { Rank = ix.Shape.Length };
         for (int d = 0; d < ix.Shape.Length; d++)
         {

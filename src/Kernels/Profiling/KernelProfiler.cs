@@ -56,7 +56,8 @@ public sealed class KernelProfiler : IDisposable
         {
             double ms = g.Sum(r => r.Milliseconds);
             double s = Math.Max(ms, 1e-9) / 1000;
-            sb.AppendLine($"{g.Key.Kernel,-22} {Truncate(g.Key.Shape, 34),-34} {g.Count(),6} {ms,9:F2} {100 * ms / Math.Max(total, 1e-9),6:F1} {g.Sum(r => r.Flops) / s / 1e9,9:F1} {g.Sum(r => r.Bytes) / s / 1e9,8:F1}");
+            sb.AppendLine($"{g.Key.Kernel,-22} {Truncate(g.Key.Shape, 34),-34} {g.Count(),6} {ms,9:F2} "
+                + $"{100 * ms / Math.Max(total, 1e-9),6:F1} {g.Sum(r => r.Flops) / s / 1e9,9:F1} {g.Sum(r => r.Bytes) / s / 1e9,8:F1}");
         }
         sb.AppendLine($"total {total:F2} ms in {_records.Count} kernel calls");
         return sb.ToString();
@@ -80,7 +81,9 @@ public sealed class KernelProfiler : IDisposable
         {
             var r = _records[i];
             if (i > 0) sb.Append(',');
-            sb.Append($"{{\"name\":\"{r.Kernel}\",\"cat\":\"{Escape(r.Scope)}\",\"ph\":\"X\",\"ts\":{t * 1000:F3},\"dur\":{r.Milliseconds * 1000:F3},\"pid\":1,\"tid\":1,\"args\":{{\"shape\":\"{Escape(r.Shape)}\",\"flops\":{r.Flops},\"bytes\":{r.Bytes}}}}}");
+            sb.Append($"{{\"name\":\"{r.Kernel}\",\"cat\":\"{Escape(r.Scope)}\",\"ph\":\"X\",\"ts\":{t * 1000:F3},"
+                + $"\"dur\":{r.Milliseconds * 1000:F3},\"pid\":1,\"tid\":1,\"args\":{{\"shape\":\"{Escape(r.Shape)}\",\"flops\":{r.Flops},"
+                + $"\"bytes\":{r.Bytes}}}}}");
             t += r.Milliseconds;
         }
         return sb.Append("]}").ToString();

@@ -24,39 +24,46 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
     {
         long start = Stopwatch.GetTimestamp();
         inner.CopyFromHost(source, destination);
-        profiler.Record("copy_h2d", $"{source.Length}", 0, source.Length * (double)System.Runtime.CompilerServices.Unsafe.SizeOf<T>(), start, inner);
+        profiler.Record("copy_h2d", $"{source.Length}", 0, source.Length * (double)System.Runtime.CompilerServices.Unsafe.SizeOf<T>(),
+            start, inner);
     }
 
     public void CopyToHost<T>(Dense source, Span<T> destination) where T : unmanaged
     {
         long start = Stopwatch.GetTimestamp();
         inner.CopyToHost(source, destination);
-        profiler.Record("copy_d2h", $"{destination.Length}", 0, destination.Length * (double)System.Runtime.CompilerServices.Unsafe.SizeOf<T>(), start, inner);
+        profiler.Record("copy_d2h", $"{destination.Length}", 0,
+            destination.Length * (double)System.Runtime.CompilerServices.Unsafe.SizeOf<T>(), start, inner);
     }
 
     public void Fill(Dense destination, long count, float value) =>
         Time("fill", $"{count}", 0, count * F, () => inner.Fill(destination, count, value));
 
     public void Copy(DType dtype, Strided source, Strided destination) =>
-        Time("copy_strided", source.Layout.ToString(), 0, 2 * source.Layout.Count * dtype.SizeOf(), () => inner.Copy(dtype, source, destination));
+        Time("copy_strided", source.Layout.ToString(), 0, 2 * source.Layout.Count * dtype.SizeOf(),
+            () => inner.Copy(dtype, source, destination));
 
     public void Unary(UnaryOp op, float arg, Dense x, Dense y, long count) =>
         Time(op.ToString().ToLowerInvariant(), $"{count}", count, 2 * count * F, () => inner.Unary(op, arg, x, y, count));
 
     public void UnaryBackward(UnaryOp op, float arg, Dense x, Dense y, Dense gy, Dense gx, long count) =>
-        Time(op.ToString().ToLowerInvariant() + "_backward", $"{count}", 2 * count, 4 * count * F, () => inner.UnaryBackward(op, arg, x, y, gy, gx, count));
+        Time(op.ToString().ToLowerInvariant() + "_backward", $"{count}", 2 * count, 4 * count * F,
+            () => inner.UnaryBackward(op, arg, x, y, gy, gx, count));
 
     public void Binary(BinaryOp op, Strided a, Strided b, Strided c) =>
-        Time(op.ToString().ToLowerInvariant(), $"{a.Layout}·{b.Layout}", c.Layout.Count, 3 * c.Layout.Count * F, () => inner.Binary(op, a, b, c));
+        Time(op.ToString().ToLowerInvariant(), $"{a.Layout}·{b.Layout}", c.Layout.Count, 3 * c.Layout.Count * F,
+            () => inner.Binary(op, a, b, c));
 
     public void Where(Strided condition, Strided a, Strided b, Strided output) =>
-        Time("where", output.Layout.ToString(), output.Layout.Count, 4 * output.Layout.Count * F, () => inner.Where(condition, a, b, output));
+        Time("where", output.Layout.ToString(), output.Layout.Count, 4 * output.Layout.Count * F,
+            () => inner.Where(condition, a, b, output));
 
     public void Reduce(ReduceOp op, Dense x, Dense y, int outer, int extent, int inner_) =>
         Time("reduce_" + op.ToString().ToLowerInvariant(), $"[{outer}, {extent}, {inner_}]", (double)outer * extent * inner_,
             ((double)outer * extent * inner_ + (double)outer * inner_) * F, () => inner.Reduce(op, x, y, outer, extent, inner_));
 
-    public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Dense a, int lda, long strideA, Dense b, int ldb, long strideB,
+    public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, Dense a, int lda, long strideA,
+        Dense b, int ldb, long strideB,
         float beta, Dense c, int ldc, long strideC, int batch) =>
         Time("gemm" + (transA ? "_tA" : "") + (transB ? "_tB" : ""), $"{batch}×[{m}×{k}]·[{k}×{n}]", 2.0 * batch * m * n * k,
             (double)batch * ((double)m * k + (double)k * n + 2.0 * m * n) * F,
@@ -68,13 +75,16 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
             () => inner.Softmax(log, x, y, rows, cols, scale, mask));
 
     public void SoftmaxBackward(bool log, Dense y, Dense gy, Dense gx, int rows, int cols, float scale = 1f) =>
-        Time(log ? "log_softmax_backward" : "softmax_backward", $"[{rows}, {cols}]", (scale == 1f ? 4.0 : 5.0) * rows * cols, 3.0 * rows * cols * F,
+        Time(log ? "log_softmax_backward" : "softmax_backward", $"[{rows}, {cols}]",
+            (scale == 1f ? 4.0 : 5.0) * rows * cols, 3.0 * rows * cols * F,
             () => inner.SoftmaxBackward(log, y, gy, gx, rows, cols, scale));
 
     public void LayerNorm(Dense x, Dense weight, Dense bias, Dense y, Dense mean, Dense rstd, int rows, int cols, float eps) =>
-        Time("layer_norm", $"[{rows}, {cols}]", 8.0 * rows * cols, 2.0 * rows * cols * F, () => inner.LayerNorm(x, weight, bias, y, mean, rstd, rows, cols, eps));
+        Time("layer_norm", $"[{rows}, {cols}]", 8.0 * rows * cols, 2.0 * rows * cols * F,
+            () => inner.LayerNorm(x, weight, bias, y, mean, rstd, rows, cols, eps));
 
-    public void LayerNormBackward(Dense x, Dense weight, Dense mean, Dense rstd, Dense gy, Dense gx, Dense gw, Dense gb, int rows, int cols) =>
+    public void LayerNormBackward(Dense x, Dense weight, Dense mean, Dense rstd, Dense gy, Dense gx, Dense gw, Dense gb, int rows,
+        int cols) =>
         Time("layer_norm_backward", $"[{rows}, {cols}]", 12.0 * rows * cols, 3.0 * rows * cols * F,
             () => inner.LayerNormBackward(x, weight, mean, rstd, gy, gx, gw, gb, rows, cols));
 
@@ -82,13 +92,16 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
         Time("gather", $"{count}×{cols}", 0, 2.0 * count * cols * F, () => inner.Gather(table, tableRows, cols, ids, count, output));
 
     public void ScatterAdd(Dense gOut, Dense ids, long count, int cols, Dense gTable, int tableRows) =>
-        Time("scatter_add", $"{count}×{cols}", (double)count * cols, 3.0 * count * cols * F, () => inner.ScatterAdd(gOut, ids, count, cols, gTable, tableRows));
+        Time("scatter_add", $"{count}×{cols}", (double)count * cols, 3.0 * count * cols * F,
+            () => inner.ScatterAdd(gOut, ids, count, cols, gTable, tableRows));
 
     public void NllLoss(Dense logProbs, Dense targets, int rows, int classes, int ignoreIndex, Dense loss, Dense weight) =>
-        Time("nll_loss", $"[{rows}, {classes}]", rows, 4.0 * rows * F, () => inner.NllLoss(logProbs, targets, rows, classes, ignoreIndex, loss, weight));
+        Time("nll_loss", $"[{rows}, {classes}]", rows, 4.0 * rows * F,
+            () => inner.NllLoss(logProbs, targets, rows, classes, ignoreIndex, loss, weight));
 
     public void NllLossBackward(Dense gLoss, Dense targets, int rows, int classes, int ignoreIndex, Dense gLogProbs) =>
-        Time("nll_loss_backward", $"[{rows}, {classes}]", rows, (double)rows * classes * F, () => inner.NllLossBackward(gLoss, targets, rows, classes, ignoreIndex, gLogProbs));
+        Time("nll_loss_backward", $"[{rows}, {classes}]", rows, (double)rows * classes * F,
+            () => inner.NllLossBackward(gLoss, targets, rows, classes, ignoreIndex, gLogProbs));
 
     public void AdamW(Dense param, Dense grad, Dense m, Dense v, long count, AdamWStep step) =>
         Time("adamw", $"{count}", 12.0 * count, 7.0 * count * F, () => inner.AdamW(param, grad, m, v, count, step));

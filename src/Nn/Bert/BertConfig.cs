@@ -36,7 +36,8 @@ public sealed record BertConfig
 
     public void Validate()
     {
-        if (VocabSize <= 0 || HiddenSize <= 0 || NumLayers < 0 || NumHeads <= 0 || IntermediateSize <= 0 || MaxPositions <= 0 || TypeVocabSize <= 0)
+        if (VocabSize <= 0 || HiddenSize <= 0 || NumLayers < 0 || NumHeads <= 0 || IntermediateSize <= 0 || MaxPositions <= 0
+            || TypeVocabSize <= 0)
             throw new ArgumentException($"bert config: sizes must be positive: {this}");
         if (HiddenSize % NumHeads != 0)
             throw new ArgumentException($"bert config: hidden size {HiddenSize} is not divisible by {NumHeads} heads");

@@ -28,25 +28,30 @@ public sealed class BertEmbeddings : Module
     {
         ArgumentNullException.ThrowIfNull(inputIds);
         if (inputIds.Rank != 2 || inputIds.DType != DType.Int32)
-            throw new ArgumentException($"bert embeddings: input ids must be int32 [batch, seq], got {inputIds.DType.Name()} {inputIds.Describe()}");
+            throw new ArgumentException($"bert embeddings: input ids must be int32 [batch, seq], got {inputIds.DType.Name()} "
+                + $"{inputIds.Describe()}");
         int batch = inputIds.Size(0), seq = inputIds.Size(1);
         if (seq > Config.MaxPositions)
             throw new ArgumentException($"bert embeddings: sequence length {seq} exceeds max_position_embeddings {Config.MaxPositions}");
         if (tokenTypeIds is not null && (!tokenTypeIds.ShapeEquals(inputIds) || tokenTypeIds.DType != DType.Int32))
-            throw new ArgumentException($"bert embeddings: token type ids {tokenTypeIds.DType.Name()} {tokenTypeIds.Describe()} must be int32 of the ids' shape {inputIds.Describe()}");
+            throw new ArgumentException($"bert embeddings: token type ids {tokenTypeIds.DType.Name()} {tokenTypeIds.Describe()} must be "
+                + $"int32 of the ids' shape {inputIds.Describe()}");
         var types = tokenTypeIds ?? Tensor.FromArray(new int[batch * seq], new[] { batch, seq }, inputIds.Device);
         var words = WordEmbeddings.Forward(inputIds);
         var typeEmbeddings = TokenTypeEmbeddings.Forward(types);
         if (FindChild<IPromptTokens>(Hooks.Prompt) is { } prompt)
         {
-            if (prompt.Depth != 1) throw new InvalidOperationException($"bert embeddings: a prompt of depth {prompt.Depth} cannot be inserted here (only depth 1)");
+            if (prompt.Depth != 1)
+                throw new InvalidOperationException($"bert embeddings: a prompt of depth {prompt.Depth} cannot be "
+                    + "inserted here (only depth 1)");
             // Virtual tokens come first, as word embeddings of token type 0; positions then count them too.
             words = Tensor.Concat(new[] { prompt.Tokens(0, batch), words }, 1);
             var promptTypes = Tensor.FromArray(new int[batch * prompt.Length], new[] { batch, prompt.Length }, inputIds.Device);
             typeEmbeddings = Tensor.Concat(new[] { TokenTypeEmbeddings.Forward(promptTypes), typeEmbeddings }, 1);
             seq += prompt.Length;
             if (seq > Config.MaxPositions)
-                throw new ArgumentException($"bert embeddings: sequence length {seq - prompt.Length} plus {prompt.Length} prompt tokens exceeds max_position_embeddings {Config.MaxPositions}");
+                throw new ArgumentException($"bert embeddings: sequence length {seq - prompt.Length} plus {prompt.Length} prompt tokens "
+                    + $"exceeds max_position_embeddings {Config.MaxPositions}");
         }
         var positions = Tensor.FromArray(Enumerable.Range(0, seq).ToArray(), new[] { seq }, inputIds.Device);
         var x = words + typeEmbeddings + PositionEmbeddings.Forward(positions);

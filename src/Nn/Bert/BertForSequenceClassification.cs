@@ -8,11 +8,14 @@ namespace Finetune.Nn;
 /// </summary>
 public sealed class BertForSequenceClassification : Module
 {
-    /// <summary>Wraps an existing (e.g. pretrained) encoder; the head is initialised N(0, initializer_range) from <paramref name="generator"/>.</summary>
-    public BertForSequenceClassification(BertModel bert, int numLabels, PoolingMode pooling = PoolingMode.Pooler, Generator? generator = null, float? classifierDropout = null)
+    /// <summary>Wraps an existing (e.g. pretrained) encoder; the head is initialised N(0, initializer_range) from
+    /// <paramref name="generator"/>.</summary>
+    public BertForSequenceClassification(BertModel bert, int numLabels, PoolingMode pooling = PoolingMode.Pooler,
+        Generator? generator = null, float? classifierDropout = null)
     {
         ArgumentNullException.ThrowIfNull(bert);
-        if (numLabels <= 0) throw new ArgumentOutOfRangeException(nameof(numLabels), numLabels, "bert classifier: numLabels must be positive");
+        if (numLabels <= 0)
+            throw new ArgumentOutOfRangeException(nameof(numLabels), numLabels, "bert classifier: numLabels must be positive");
         if (pooling == PoolingMode.Pooler && bert.Pooler is null)
             throw new ArgumentException("bert classifier: pooler pooling needs a model with a pooler; use PoolingMode.Mean");
         NumLabels = numLabels;
@@ -23,7 +26,8 @@ public sealed class BertForSequenceClassification : Module
     }
 
     /// <summary>A randomly initialised encoder of shape <paramref name="config"/> with a head.</summary>
-    public BertForSequenceClassification(BertConfig config, int numLabels, PoolingMode pooling = PoolingMode.Pooler, Generator? generator = null)
+    public BertForSequenceClassification(BertConfig config, int numLabels, PoolingMode pooling = PoolingMode.Pooler,
+        Generator? generator = null)
         : this(new BertModel(config, generator), numLabels, pooling, generator)
     {
     }

@@ -35,7 +35,8 @@ public sealed class BertLayer : Module
             var normedH = ffnOut.LayerNorm.Forward(h);
             return h + Adapt(Hooks.OutputAdapter, normedH, ffnOut.Project(Intermediate.Forward(normedH)));
         }
-        var h1 = attn.Output.LayerNorm.Forward(x + Adapt(Hooks.AttentionAdapter, x, attn.Output.Project(attn.Self.Forward(x, additiveMask))));
+        var h1 = attn.Output.LayerNorm.Forward(x + Adapt(Hooks.AttentionAdapter, x,
+            attn.Output.Project(attn.Self.Forward(x, additiveMask))));
         return ffnOut.LayerNorm.Forward(h1 + Adapt(Hooks.OutputAdapter, h1, ffnOut.Project(Intermediate.Forward(h1))));
     }
 

@@ -33,7 +33,8 @@ public sealed class BertModel : Module
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null)
     {
         if (attentionMask is not null && !attentionMask.ShapeEquals(inputIds))
-            throw new ArgumentException($"bert: the attention mask {attentionMask.Describe()} must have the ids' shape {inputIds.Describe()}");
+            throw new ArgumentException($"bert: the attention mask {attentionMask.Describe()} must have the ids' shape "
+                + $"{inputIds.Describe()}");
         int prompt = Embeddings.PromptLength;
         if (prompt == 0)
         {
@@ -41,7 +42,8 @@ public sealed class BertModel : Module
             return Encoder.Forward(Embeddings.Forward(inputIds, tokenTypeIds), additive);
         }
         // Prompt tokens are always attended to, and dropped from the output so it keeps the ids' shape.
-        var mask = attentionMask is null ? null : AdditiveMask(Tensor.Concat(new[] { Tensor.Ones(new[] { inputIds.Size(0), prompt }, inputIds.Device), attentionMask }, 1));
+        var mask = attentionMask is null ? null
+            : AdditiveMask(Tensor.Concat(new[] { Tensor.Ones(new[] { inputIds.Size(0), prompt }, inputIds.Device), attentionMask }, 1));
         var hidden = Encoder.Forward(Embeddings.Forward(inputIds, tokenTypeIds), mask);
         return hidden.Narrow(1, prompt, inputIds.Size(1));
     }
@@ -51,7 +53,8 @@ public sealed class BertModel : Module
     {
         ArgumentNullException.ThrowIfNull(attentionMask);
         if (attentionMask.DType != DType.Float32 || attentionMask.Rank != 2)
-            throw new ArgumentException($"bert: the attention mask must be float32 0/1 [batch, seq], got {attentionMask.DType.Name()} {attentionMask.Describe()}");
+            throw new ArgumentException($"bert: the attention mask must be float32 0/1 [batch, seq], got {attentionMask.DType.Name()} "
+                + $"{attentionMask.Describe()}");
         int b = attentionMask.Size(0), t = attentionMask.Size(1);
         return attentionMask.AddScalar(-1f).Scale(-MaskedScore).Reshape(b, 1, 1, t);
     }

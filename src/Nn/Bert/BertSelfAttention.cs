@@ -39,7 +39,11 @@ public sealed class BertSelfAttention : Module
             tk += prefix.Length;
             // Every query may attend to every prefix position.
             if (additiveMask is not null)
-                additiveMask = Tensor.Concat(new[] { Tensor.Zeros(new[] { additiveMask.Size(0), additiveMask.Size(1), additiveMask.Size(2), prefix.Length }, x.Device), additiveMask }, 3);
+                additiveMask = Tensor.Concat(new[]
+                {
+                    Tensor.Zeros(new[] { additiveMask.Size(0), additiveMask.Size(1), additiveMask.Size(2), prefix.Length }, x.Device),
+                    additiveMask
+                }, 3);
         }
         var k = SplitHeads(keys, b, tk);
         var v = SplitHeads(values, b, tk);

@@ -9,8 +9,10 @@ public static class Pooling
     {
         ArgumentNullException.ThrowIfNull(hidden);
         ArgumentNullException.ThrowIfNull(attentionMask);
-        if (hidden.Rank != 3 || attentionMask.Rank != 2 || attentionMask.Size(0) != hidden.Size(0) || attentionMask.Size(1) != hidden.Size(1))
-            throw new ArgumentException($"mean pooling: hidden {hidden.Describe()} must be [B, T, H] and the mask {attentionMask.Describe()} [B, T]");
+        if (hidden.Rank != 3 || attentionMask.Rank != 2 || attentionMask.Size(0) != hidden.Size(0)
+            || attentionMask.Size(1) != hidden.Size(1))
+            throw new ArgumentException($"mean pooling: hidden {hidden.Describe()} must be [B, T, H] and the mask "
+                + $"{attentionMask.Describe()} [B, T]");
         var m = attentionMask.Unsqueeze(-1);
         // The tiny addend keeps an all-padding row finite and does not change a count of 1 or more.
         return (hidden * m).Sum(1) / m.Sum(1).AddScalar(1e-9f);

@@ -11,7 +11,8 @@ public sealed class DataLoader<T>
     public DataLoader(IReadOnlyList<T> items, int batchSize, bool shuffle = true, ulong seed = 0, bool dropLast = false)
     {
         ArgumentNullException.ThrowIfNull(items);
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "data loader: batch size must be at least 1");
+        if (batchSize < 1)
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "data loader: batch size must be at least 1");
         if (items.Count == 0) throw new ArgumentException("data loader: the dataset is empty");
         _items = items;
         BatchSize = batchSize;

@@ -33,7 +33,8 @@ public static class FashionMnist
         if (images.Dims[0] != labels.Dims[0])
             throw new InvalidDataException($"fashion-mnist: {split} has {images.Dims[0]} images but {labels.Dims[0]} labels");
         if (images.Dims[1] != Side || images.Dims[2] != Side)
-            throw new InvalidDataException($"fashion-mnist: {split} images are {images.Dims[1]}×{images.Dims[2]}, expected {Side}×{Side}");
+            throw new InvalidDataException($"fashion-mnist: {split} images are {images.Dims[1]}×{images.Dims[2]}, "
+                + $"expected {Side}×{Side}");
         int n = images.Dims[0], size = Side * Side;
         var result = new List<LabeledImage>(n);
         for (int i = 0; i < n; i++)
@@ -54,7 +55,8 @@ public static class FashionMnist
             "or point FINETUNE_FASHION_MNIST at a directory holding the IDX files.", Path.Combine(dir, name + ".gz"));
     }
 
-    /// <summary>Reads an unsigned-byte IDX file: magic 0x0000080N, N big-endian int32 dims, then the bytes; every size is checked first.</summary>
+    /// <summary>Reads an unsigned-byte IDX file: magic 0x0000080N, N big-endian int32 dims, then the bytes; every size is checked
+    /// first.</summary>
     public static (int[] Dims, byte[] Data) ReadIdx(string path, int expectedRank)
     {
         byte[] raw;
@@ -71,7 +73,8 @@ public static class FashionMnist
         }
         if (raw.Length < 4) throw new InvalidDataException($"{path}: {raw.Length} bytes is too short for an IDX header");
         if (raw[0] != 0 || raw[1] != 0 || raw[2] != 0x08)
-            throw new InvalidDataException($"{path}: magic {raw[0]:X2}{raw[1]:X2}{raw[2]:X2}{raw[3]:X2} is not an unsigned-byte IDX file (0000080N)");
+            throw new InvalidDataException($"{path}: magic {raw[0]:X2}{raw[1]:X2}{raw[2]:X2}{raw[3]:X2} is not an "
+                + "unsigned-byte IDX file (0000080N)");
         int rank = raw[3];
         if (rank != expectedRank) throw new InvalidDataException($"{path}: has {rank} dimensions, expected {expectedRank}");
         if (raw.Length < 4 + 4 * rank) throw new InvalidDataException($"{path}: the header of {rank} dimensions is truncated");

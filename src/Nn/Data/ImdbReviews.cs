@@ -24,7 +24,8 @@ public static partial class ImdbReviews
         var env = Environment.GetEnvironmentVariable("FINETUNE_CACHE");
         if (!string.IsNullOrEmpty(env)) return env;
         var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        var root = !string.IsNullOrEmpty(xdg) ? xdg : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        var root = !string.IsNullOrEmpty(xdg) ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
         return Path.Combine(root, "finetune");
     }
 
@@ -104,7 +105,8 @@ public static partial class ImdbReviews
         }
         using (doc)
         {
-            if (doc.RootElement.ValueKind != JsonValueKind.Array) throw new InvalidDataException($"{path}: expected a JSON array of reviews");
+            if (doc.RootElement.ValueKind != JsonValueKind.Array)
+                throw new InvalidDataException($"{path}: expected a JSON array of reviews");
             var reviews = new List<Review>(doc.RootElement.GetArrayLength());
             int i = 0;
             foreach (var r in doc.RootElement.EnumerateArray())

@@ -30,7 +30,9 @@ public static class BertCheckpoint
     public static BertModel Load(string directory)
     {
         string configPath = Path.Combine(directory, ConfigFile), weightsPath = Path.Combine(directory, WeightsFile);
-        if (!File.Exists(configPath)) throw new FileNotFoundException($"{configPath}: not found (a BERT checkpoint needs {ConfigFile} and {WeightsFile})", configPath);
+        if (!File.Exists(configPath))
+            throw new FileNotFoundException($"{configPath}: not found (a BERT checkpoint needs "
+                + $"{ConfigFile} and {WeightsFile})", configPath);
         var config = BertConfig.FromJson(File.ReadAllText(configPath), configPath);
         var raw = SafeTensors.Load(weightsPath);
         try

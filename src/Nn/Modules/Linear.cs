@@ -9,7 +9,8 @@ public sealed class Linear : Layer
     public Linear(int inFeatures, int outFeatures, bool bias = true, Generator? generator = null)
     {
         if (inFeatures <= 0 || outFeatures <= 0)
-            throw new ArgumentOutOfRangeException(nameof(inFeatures), $"linear: features must be positive, got in {inFeatures}, out {outFeatures}");
+            throw new ArgumentOutOfRangeException(nameof(inFeatures), "linear: features must be positive, got in "
+                + $"{inFeatures}, out {outFeatures}");
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         float bound = 1f / MathF.Sqrt(inFeatures);
@@ -17,7 +18,8 @@ public sealed class Linear : Layer
         if (bias) Bias = RegisterParameter("bias", new Parameter(Tensor.Uniform(new[] { outFeatures }, -bound, bound, generator)));
     }
 
-    /// <summary>A layer over given values: <paramref name="weight"/> [out, in] and optional <paramref name="bias"/> [out] (adopted, not copied).</summary>
+    /// <summary>A layer over given values: <paramref name="weight"/> [out, in] and optional <paramref name="bias"/> [out] (adopted, not
+    /// copied).</summary>
     public Linear(Tensor weight, Tensor? bias)
     {
         ArgumentNullException.ThrowIfNull(weight);

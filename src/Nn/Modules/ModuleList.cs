@@ -11,7 +11,8 @@ public sealed class ModuleList : Module
     {
         get
         {
-            if ((uint)index >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(index), index, $"module list: index out of range for {_count} modules");
+            if ((uint)index >= (uint)_count)
+                throw new ArgumentOutOfRangeException(nameof(index), index, $"module list: index out of range for {_count} modules");
             return Child<Module>(index.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
     }

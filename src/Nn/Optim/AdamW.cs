@@ -12,7 +12,8 @@ public sealed class AdamW : Optimizer
         if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "AdamW: beta1 must be in [0, 1)");
         if (!(beta2 >= 0 && beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "AdamW: beta2 must be in [0, 1)");
         if (!(eps > 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "AdamW: eps must be > 0");
-        if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "AdamW: weight decay must be >= 0");
+        if (!(weightDecay >= 0))
+            throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "AdamW: weight decay must be >= 0");
         Beta1 = beta1;
         Beta2 = beta2;
         Eps = eps;
@@ -29,7 +30,8 @@ public sealed class AdamW : Optimizer
     /// <summary>Biases, LayerNorm weights and other vectors are not decayed (the BERT convention).</summary>
     public static bool DecaysByDefault(NamedParameter p) =>
         p.Tensor.Rank > 1 && !p.Name.EndsWith("bias", StringComparison.Ordinal) &&
-        !p.Name.Contains("LayerNorm", StringComparison.OrdinalIgnoreCase) && !p.Name.Contains("layer_norm", StringComparison.OrdinalIgnoreCase);
+        !p.Name.Contains("LayerNorm", StringComparison.OrdinalIgnoreCase)
+            && !p.Name.Contains("layer_norm", StringComparison.OrdinalIgnoreCase);
 
     protected override void Update(NamedParameter p, Tensor grad)
     {

@@ -2,7 +2,8 @@ namespace Finetune.Nn.Optim;
 
 public static class GradientClipping
 {
-    /// <summary>Scales all gradients so their global L2 norm is at most <paramref name="maxNorm"/>; returns the norm before clipping.</summary>
+    /// <summary>Scales all gradients so their global L2 norm is at most <paramref name="maxNorm"/>; returns the norm before
+    /// clipping.</summary>
     public static float ClipGlobalNorm(IEnumerable<NamedParameter> parameters, float maxNorm)
     {
         if (!(maxNorm > 0)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "clip: max norm must be > 0");

@@ -12,7 +12,8 @@ public abstract class Optimizer : IDisposable
 
     protected Optimizer(IEnumerable<NamedParameter> parameters, float learningRate)
     {
-        if (!(learningRate >= 0)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "optimizer: learning rate must be >= 0");
+        if (!(learningRate >= 0))
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "optimizer: learning rate must be >= 0");
         Parameters = parameters.Where(p => p.Tensor.RequiresGrad).ToList();
         var duplicate = Parameters.GroupBy(p => p.Name).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new ArgumentException($"optimizer: parameter name '{duplicate.Key}' appears twice");
@@ -80,7 +81,8 @@ public abstract class Optimizer : IDisposable
                 if (!tensors.TryGetValue(key, out var values))
                     throw new InvalidDataException($"optimizer state: '{key}' is missing");
                 if (values.Length != s[i].Count)
-                    throw new InvalidDataException($"optimizer state: '{key}' has {values.Length} values, parameter {p.Tensor.Describe()} needs {s[i].Count}");
+                    throw new InvalidDataException($"optimizer state: '{key}' has {values.Length} values, parameter "
+                        + $"{p.Tensor.Describe()} needs {s[i].Count}");
                 s[i].Backend.CopyFromHost<float>(values, s[i].Dense);
             }
         }

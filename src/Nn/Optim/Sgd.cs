@@ -5,7 +5,8 @@ namespace Finetune.Nn.Optim;
 /// <summary>SGD with (optionally Nesterov) momentum and L2 weight decay, as torch.optim.SGD.</summary>
 public sealed class Sgd : Optimizer
 {
-    public Sgd(IEnumerable<NamedParameter> parameters, float learningRate, float momentum = 0f, float weightDecay = 0f, bool nesterov = false)
+    public Sgd(IEnumerable<NamedParameter> parameters, float learningRate, float momentum = 0f, float weightDecay = 0f,
+        bool nesterov = false)
         : base(parameters, learningRate)
     {
         if (!(momentum >= 0)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "SGD: momentum must be >= 0");

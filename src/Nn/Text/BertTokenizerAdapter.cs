@@ -13,7 +13,9 @@ public sealed class BertTokenizerAdapter
 
     private BertTokenizerAdapter(BertTokenizer tokenizer, int maxLength)
     {
-        if (maxLength < 2) throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, "tokenizer: max length must leave room for [CLS] and [SEP]");
+        if (maxLength < 2)
+            throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, "tokenizer: max length must leave "
+                + "room for [CLS] and [SEP]");
         _tokenizer = tokenizer;
         MaxLength = maxLength;
     }
@@ -52,7 +54,8 @@ public sealed class BertTokenizerAdapter
     {
         ArgumentNullException.ThrowIfNull(text);
         int max = maxLength ?? MaxLength;
-        if (max < 2) throw new ArgumentOutOfRangeException(nameof(maxLength), max, "tokenizer: max length must leave room for [CLS] and [SEP]");
+        if (max < 2)
+            throw new ArgumentOutOfRangeException(nameof(maxLength), max, "tokenizer: max length must leave room for [CLS] and [SEP]");
         var pieces = _tokenizer.EncodeToIds(text, addSpecialTokens: false, considerPreTokenization: true, considerNormalization: true);
         int n = Math.Min(pieces.Count, max - 2);
         int head = Truncation == TruncationMode.HeadAndTail && pieces.Count > n ? n / 4 : n;

@@ -18,6 +18,7 @@ public static class TextClassification
             Tensor.FromArray(reviews.Select(r => r.Label).ToArray(), new[] { reviews.Count }, device));
     }
 
-    public static ClassificationData<Review> Data(BertTokenizerAdapter tokenizer, IReadOnlyList<Review> train, IReadOnlyList<Review>? validation, Kernels.Device? device = null) =>
+    public static ClassificationData<Review> Data(BertTokenizerAdapter tokenizer, IReadOnlyList<Review> train,
+        IReadOnlyList<Review>? validation, Kernels.Device? device = null) =>
         new(train, validation, items => Collate(tokenizer, items, device));
 }

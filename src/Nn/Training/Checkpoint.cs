@@ -11,7 +11,8 @@ namespace Finetune.Nn.Training;
 /// </summary>
 internal static class Checkpoint
 {
-    private const string Weights = "trainable.safetensors", OptimizerFile = "optimizer.safetensors", BestFile = "best.safetensors", StateFile = "trainer_state.json";
+    private const string Weights = "trainable.safetensors", OptimizerFile = "optimizer.safetensors", BestFile = "best.safetensors",
+        StateFile = "trainer_state.json";
 
     private sealed record State(
         int Step, int Epoch, int Batch, ulong DropoutOffset, long OptimizerSteps, int SinceBest, int OptimizerSlots,
@@ -28,10 +29,11 @@ internal static class Checkpoint
         if (run.BestWeights is { } best)
         {
             using var scope = TensorScope.Begin();
-            SafeTensors.Save(Path.Combine(tmp, BestFile), best.Select(kv => KeyValuePair.Create(kv.Key, Tensor.FromArray(kv.Value, kv.Value.Length))));
+            SafeTensors.Save(Path.Combine(tmp, BestFile),
+                best.Select(kv => KeyValuePair.Create(kv.Key, Tensor.FromArray(kv.Value, kv.Value.Length))));
         }
-        var state = new State(run.StepNumber, run.Position.Epoch, run.Position.Batch, run.Dropout.Offset, optimizer.StepCount, run.SinceBest,
-            optimizer is Optim.AdamW ? 2 : 1, run.Best, run.Losses, run.Evaluations, run.Options.RunName);
+        var state = new State(run.StepNumber, run.Position.Epoch, run.Position.Batch, run.Dropout.Offset, optimizer.StepCount,
+            run.SinceBest, optimizer is Optim.AdamW ? 2 : 1, run.Best, run.Losses, run.Evaluations, run.Options.RunName);
         File.WriteAllText(Path.Combine(tmp, StateFile), JsonSerializer.Serialize(state, TrainingReport.Json));
         if (Directory.Exists(full)) Directory.Delete(full, recursive: true);
         Directory.Move(tmp, full);

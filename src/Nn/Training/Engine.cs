@@ -25,7 +25,8 @@ public static class Engine
     }
 
     /// <summary>Mean cross-entropy and accuracy over <paramref name="examples"/>, in eval mode without gradients.</summary>
-    public static EvalRecord Evaluate<TExample>(IClassifier model, IReadOnlyList<TExample> examples, Func<IReadOnlyList<TExample>, Batch> collate, int batchSize = 32, int step = 0)
+    public static EvalRecord Evaluate<TExample>(IClassifier model, IReadOnlyList<TExample> examples,
+        Func<IReadOnlyList<TExample>, Batch> collate, int batchSize = 32, int step = 0)
     {
         if (examples.Count == 0) throw new ArgumentException("evaluate: no examples given");
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "evaluate: batch size must be at least 1");
@@ -122,10 +123,13 @@ internal sealed class TrainingRun<TExample>
         // Every dropout draws from the run's own stream, so a checkpoint can restore it.
         foreach (var (_, m) in model.Module.NamedModules())
             if (m is Dropout d) d.Generator = _dropout;
-        _parameters = model.Module.NamedParameters().Where(p => p.Value.Trainable).Select(p => new NamedParameter(p.Key, p.Value.Value)).ToList();
-        if (_parameters.Count == 0) throw new InvalidOperationException("train: the model has no trainable parameters (everything is frozen)");
+        _parameters = model.Module.NamedParameters().Where(p => p.Value.Trainable)
+            .Select(p => new NamedParameter(p.Key, p.Value.Value)).ToList();
+        if (_parameters.Count == 0)
+            throw new InvalidOperationException("train: the model has no trainable parameters (everything is frozen)");
         _loader = new DataLoader<TExample>(data.Train, options.BatchSize, shuffle: true, seed: options.Seed);
-        long micro = options.MaxSteps is { } max ? (long)max * options.GradientAccumulation : (long)options.Epochs * _loader.BatchesPerEpoch;
+        long micro = options.MaxSteps is { } max ? (long)max * options.GradientAccumulation
+            : (long)options.Epochs * _loader.BatchesPerEpoch;
         _totalSteps = (int)Math.Max(1, micro / options.GradientAccumulation);
         int warmup = options.WarmupSteps ?? (int)MathF.Round(options.WarmupRatio * _totalSteps);
         _schedule = new LearningRateSchedule(warmup, _totalSteps, options.Decay);
@@ -238,7 +242,8 @@ internal sealed class TrainingRun<TExample>
             if (!weights.TryGetValue(p.Name, out var values))
                 throw new InvalidDataException($"restore: no values for trainable parameter '{p.Name}'");
             if (values.Length != p.Tensor.Count)
-                throw new InvalidDataException($"restore: '{p.Name}' has {values.Length} values, the parameter {p.Tensor.Describe()} needs {p.Tensor.Count}");
+                throw new InvalidDataException($"restore: '{p.Name}' has {values.Length} values, the parameter {p.Tensor.Describe()} "
+                    + $"needs {p.Tensor.Count}");
             p.Tensor.Backend.CopyFromHost<float>(values, p.Tensor.Dense);
         }
     }

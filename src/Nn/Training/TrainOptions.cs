@@ -68,17 +68,27 @@ public sealed record TrainOptions
         if (MaxSteps is { } ms) Positive(nameof(MaxSteps), ms);
         else Positive(nameof(Epochs), Epochs);
         if (!(LearningRate > 0 && float.IsFinite(LearningRate)))
-            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, $"train options: LearningRate must be a positive number, got {LearningRate}");
-        if (WeightDecay < 0) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "train options: WeightDecay must be >= 0");
-        if (WarmupRatio is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(WarmupRatio), WarmupRatio, "train options: WarmupRatio must be in [0, 1]");
-        if (WarmupSteps is < 0) throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "train options: WarmupSteps must be >= 0");
-        if (MaxGradNorm is { } g && !(g > 0)) throw new ArgumentOutOfRangeException(nameof(MaxGradNorm), g, "train options: MaxGradNorm must be > 0 (or null for no clipping)");
+            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "train options: LearningRate must be a positive "
+                + $"number, got {LearningRate}");
+        if (WeightDecay < 0)
+            throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "train options: WeightDecay must be >= 0");
+        if (WarmupRatio is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(WarmupRatio), WarmupRatio, "train options: WarmupRatio must be in [0, 1]");
+        if (WarmupSteps is < 0)
+            throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "train options: WarmupSteps must be >= 0");
+        if (MaxGradNorm is { } g && !(g > 0))
+            throw new ArgumentOutOfRangeException(nameof(MaxGradNorm), g, "train options: MaxGradNorm must be > 0 (or "
+                + "null for no clipping)");
         if (EvalEvery < 0) throw new ArgumentOutOfRangeException(nameof(EvalEvery), EvalEvery, "train options: EvalEvery must be >= 0");
-        if (CheckpointEvery < 0) throw new ArgumentOutOfRangeException(nameof(CheckpointEvery), CheckpointEvery, "train options: CheckpointEvery must be >= 0");
+        if (CheckpointEvery < 0)
+            throw new ArgumentOutOfRangeException(nameof(CheckpointEvery), CheckpointEvery, "train options: CheckpointEvery must be >= 0");
         if (CheckpointEvery > 0 && OutputDirectory is null)
             throw new ArgumentException("train options: CheckpointEvery needs an OutputDirectory to write checkpoints into");
-        if (EarlyStoppingPatience is < 1) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "train options: EarlyStoppingPatience must be at least 1");
-        if (trainCount < BatchSize * 1L) throw new ArgumentException($"train options: BatchSize {BatchSize} is larger than the {trainCount} training examples");
+        if (EarlyStoppingPatience is < 1)
+            throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience,
+                "train options: EarlyStoppingPatience must be at least 1");
+        if (trainCount < BatchSize * 1L)
+            throw new ArgumentException($"train options: BatchSize {BatchSize} is larger than the {trainCount} training examples");
         if (ResumeFrom is not null && !Directory.Exists(ResumeFrom))
             throw new DirectoryNotFoundException($"train options: ResumeFrom '{ResumeFrom}' is not a checkpoint directory");
     }

@@ -11,7 +11,8 @@ namespace Finetune;
 public sealed class TrainingDivergedException : Exception
 {
     public TrainingDivergedException(int step, float loss)
-        : base($"train: the loss at step {step} is {loss}; lower the learning rate, enable MaxGradNorm, or run the step under AnomalyMode.Detect() to find the op that produced it")
+        : base($"train: the loss at step {step} is {loss}; lower the learning rate, enable MaxGradNorm, or run the step under "
+            + "AnomalyMode.Detect() to find the op that produced it")
     {
         Step = step;
         Loss = loss;

@@ -43,7 +43,8 @@ public static class VitCheckpoint
     {
         string configPath = Path.Combine(directory, ConfigFile), weightsPath = Path.Combine(directory, WeightsFile);
         if (!File.Exists(configPath))
-            throw new FileNotFoundException($"{configPath}: not found; run 'finetune pretrain-vit' first to train and cache the ViT", configPath);
+            throw new FileNotFoundException($"{configPath}: not found; run 'finetune pretrain-vit' first to "
+                + "train and cache the ViT", configPath);
         var config = VitConfig.FromJson(File.ReadAllText(configPath), configPath);
         var state = SafeTensors.Load(weightsPath);
         try
@@ -57,5 +58,6 @@ public static class VitCheckpoint
         }
     }
 
-    public static bool Exists(string directory) => File.Exists(Path.Combine(directory, ConfigFile)) && File.Exists(Path.Combine(directory, WeightsFile));
+    public static bool Exists(string directory) =>
+        File.Exists(Path.Combine(directory, ConfigFile)) && File.Exists(Path.Combine(directory, WeightsFile));
 }

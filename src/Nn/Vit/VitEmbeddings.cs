@@ -12,8 +12,10 @@ public sealed class VitEmbeddings : Module
     {
         Config = config;
         RegisterModule("patch_embeddings", Linear.WithNormalInit(config.PatchDim, config.HiddenSize, config.InitializerRange, generator));
-        ClassToken = RegisterParameter("cls_token", new Parameter(Tensor.Normal(new[] { 1, 1, config.HiddenSize }, 0f, config.InitializerRange, generator)));
-        Positions = RegisterParameter("position_embeddings", new Parameter(Tensor.Normal(new[] { 1, config.NumPatches + 1, config.HiddenSize }, 0f, config.InitializerRange, generator)));
+        ClassToken = RegisterParameter("cls_token", new Parameter(Tensor.Normal(new[] { 1, 1, config.HiddenSize }, 0f,
+            config.InitializerRange, generator)));
+        Positions = RegisterParameter("position_embeddings",
+            new Parameter(Tensor.Normal(new[] { 1, config.NumPatches + 1, config.HiddenSize }, 0f, config.InitializerRange, generator)));
         RegisterModule("dropout", new Dropout(config.HiddenDropout, generator));
     }
 
@@ -28,8 +30,10 @@ public sealed class VitEmbeddings : Module
     {
         ArgumentNullException.ThrowIfNull(pixels);
         var c = Config;
-        if (pixels.DType != DType.Float32 || pixels.Rank != 4 || pixels.Size(1) != c.Channels || pixels.Size(2) != c.ImageSize || pixels.Size(3) != c.ImageSize)
-            throw new ArgumentException($"vit embeddings: pixels must be float32 [batch, {c.Channels}, {c.ImageSize}, {c.ImageSize}], got {pixels.DType.Name()} {pixels.Describe()}");
+        if (pixels.DType != DType.Float32 || pixels.Rank != 4 || pixels.Size(1) != c.Channels || pixels.Size(2) != c.ImageSize
+            || pixels.Size(3) != c.ImageSize)
+            throw new ArgumentException($"vit embeddings: pixels must be float32 [batch, {c.Channels}, {c.ImageSize}, {c.ImageSize}], got "
+                + $"{pixels.DType.Name()} {pixels.Describe()}");
         int b = pixels.Size(0), g = c.Grid, p = c.PatchSize;
         var patches = pixels.Reshape(b, c.Channels, g, p, g, p).Permute(0, 2, 4, 1, 3, 5).Reshape(b, c.NumPatches, c.PatchDim);
         var tokens = Child<Layer>("patch_embeddings").Forward(patches);

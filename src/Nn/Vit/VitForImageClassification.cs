@@ -8,7 +8,8 @@ public sealed class VitForImageClassification : Module
     public VitForImageClassification(VitModel vit, int numLabels, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(vit);
-        if (numLabels <= 0) throw new ArgumentOutOfRangeException(nameof(numLabels), numLabels, "vit classifier: numLabels must be positive");
+        if (numLabels <= 0)
+            throw new ArgumentOutOfRangeException(nameof(numLabels), numLabels, "vit classifier: numLabels must be positive");
         NumLabels = numLabels;
         RegisterModule("vit", vit);
         RegisterModule("classifier", Linear.WithNormalInit(vit.Config.HiddenSize, numLabels, vit.Config.InitializerRange, generator));

@@ -31,7 +31,8 @@ public sealed class VitModel : Module
         var x = Embeddings.Forward(pixels);
         var prompt = FindChild<IPromptTokens>(Hooks.Prompt);
         if (prompt is not null && prompt.Depth != 1 && prompt.Depth != Encoder.Count)
-            throw new InvalidOperationException($"vit: a prompt of depth {prompt.Depth} fits neither shallow (1) nor deep ({Encoder.Count} layers) prompting");
+            throw new InvalidOperationException($"vit: a prompt of depth {prompt.Depth} fits neither shallow (1) nor deep "
+                + $"({Encoder.Count} layers) prompting");
         int b = x.Size(0);
         for (int i = 0; i < Encoder.Count; i++)
         {

@@ -2,7 +2,8 @@ using Finetune.Nn;
 
 namespace Finetune.Peft.Adapters;
 
-/// <summary>Bottleneck adapters: down-projection to hidden / <see cref="ReductionFactor"/>, nonlinearity, up-projection (zero init), residual.</summary>
+/// <summary>Bottleneck adapters: down-projection to hidden / <see cref="ReductionFactor"/>, nonlinearity, up-projection (zero init),
+/// residual.</summary>
 public sealed record BottleneckConfig : PeftConfig
 {
     public override string PeftType => "BOTTLENECK";
@@ -19,8 +20,11 @@ public sealed record BottleneckConfig : PeftConfig
 
     public override void Validate()
     {
-        if (ReductionFactor <= 0) throw new ArgumentOutOfRangeException(nameof(ReductionFactor), ReductionFactor, "bottleneck: field 'reduction_factor' must be positive");
-        if (NonLinearity is not ("relu" or "gelu")) throw new ArgumentException($"bottleneck: field 'non_linearity' must be relu or gelu, got '{NonLinearity}'");
+        if (ReductionFactor <= 0)
+            throw new ArgumentOutOfRangeException(nameof(ReductionFactor), ReductionFactor,
+                "bottleneck: field 'reduction_factor' must be positive");
+        if (NonLinearity is not ("relu" or "gelu"))
+            throw new ArgumentException($"bottleneck: field 'non_linearity' must be relu or gelu, got '{NonLinearity}'");
         if (!float.IsFinite(Scaling)) throw new ArgumentException("bottleneck: field 'scaling' must be a finite number");
     }
 }

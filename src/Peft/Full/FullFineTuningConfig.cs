@@ -15,6 +15,7 @@ public sealed record FullFineTuningConfig : PeftConfig
 
     public override void Validate()
     {
-        if (FreezeLayers < 0) throw new ArgumentOutOfRangeException(nameof(FreezeLayers), FreezeLayers, "full: field 'freeze_layers' must be >= 0");
+        if (FreezeLayers < 0)
+            throw new ArgumentOutOfRangeException(nameof(FreezeLayers), FreezeLayers, "full: field 'freeze_layers' must be >= 0");
     }
 }

@@ -12,9 +12,12 @@ public sealed partial class FullFineTuningMethod : PeftMethod<FullFineTuningConf
         foreach (var (path, p) in injection.Root.NamedParameters())
         {
             var layer = LayerIndex().Match(path);
-            if (layer.Success) layers = Math.Max(layers, int.Parse(layer.Groups[1].ValueSpan, System.Globalization.CultureInfo.InvariantCulture) + 1);
+            if (layer.Success)
+                layers = Math.Max(layers, int.Parse(layer.Groups[1].ValueSpan, System.Globalization.CultureInfo.InvariantCulture) + 1);
             bool frozen = (config.FreezeEmbeddings && Embeddings().IsMatch(path))
-                          || (layer.Success && int.Parse(layer.Groups[1].ValueSpan, System.Globalization.CultureInfo.InvariantCulture) < config.FreezeLayers);
+                          || (layer.Success
+                              && int.Parse(layer.Groups[1].ValueSpan, System.Globalization.CultureInfo.InvariantCulture)
+                                  < config.FreezeLayers);
             if (!frozen) injection.TrainInPlace(p);
         }
         if (config.FreezeLayers > layers)

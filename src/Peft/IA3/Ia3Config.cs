@@ -20,6 +20,7 @@ public sealed record Ia3Config : PeftConfig
     {
         if (TargetModules.Count == 0) throw new ArgumentException("ia3: field 'target_modules' is empty");
         foreach (var f in FeedforwardModules)
-            if (!TargetModules.Contains(f)) throw new ArgumentException($"ia3: field 'feedforward_modules' holds '{f}', which is not in 'target_modules'");
+            if (!TargetModules.Contains(f))
+                throw new ArgumentException($"ia3: field 'feedforward_modules' holds '{f}', which is not in 'target_modules'");
     }
 }

@@ -34,7 +34,8 @@ public sealed record LoraConfig : PeftConfig
     public bool UseDora { get; init; }
 
     /// <summary>BERT's attention projections and both feed-forward projections.</summary>
-    public static IReadOnlyList<string> AllBertLinears { get; } = new[] { "query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense" };
+    public static IReadOnlyList<string> AllBertLinears { get; } = new[] { "query", "key", "value", "attention.output.dense",
+        "intermediate.dense", "output.dense" };
 
     public float Scale => UseRsLora ? Alpha / MathF.Sqrt(Rank) : Alpha / Rank;
 
@@ -42,11 +43,13 @@ public sealed record LoraConfig : PeftConfig
     {
         if (Rank <= 0) throw new ArgumentOutOfRangeException(nameof(Rank), Rank, "lora: rank must be positive");
         if (!(Alpha > 0)) throw new ArgumentOutOfRangeException(nameof(Alpha), Alpha, "lora: alpha must be positive");
-        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "lora: dropout must be in [0, 1)");
+        if (!(Dropout >= 0 && Dropout < 1))
+            throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "lora: dropout must be in [0, 1)");
         if (TargetModules.Count == 0 && TargetRegex is null) throw new ArgumentException("lora: no target modules given");
     }
 
-    public bool IsTarget(string path) => Targets.Matches(path, TargetModules) || (TargetRegex is not null && Regex.IsMatch(path, $"^(?:{TargetRegex})$"));
+    public bool IsTarget(string path) =>
+        Targets.Matches(path, TargetModules) || (TargetRegex is not null && Regex.IsMatch(path, $"^(?:{TargetRegex})$"));
 
     /// <summary>PEFT's adapter_config.json fields.</summary>
     public override string ToJson() => new JsonObject
@@ -101,7 +104,8 @@ public sealed record LoraConfig : PeftConfig
             c.Validate();
             return c;
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException or InvalidDataException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException
+                                      or InvalidDataException)
         {
             throw new InvalidDataException($"{source}: {e.Message}", e);
         }

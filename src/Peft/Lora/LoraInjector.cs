@@ -17,7 +17,9 @@ public static class LoraInjector
         if (targets.Count == 0)
         {
             var linears = model.NamedModules().Where(m => m.Value is Linear).Select(m => m.Key).Take(8);
-            throw new ArgumentException($"lora: no Linear matches target modules [{string.Join(", ", config.TargetModules)}]{(config.TargetRegex is null ? "" : $" or regex '{config.TargetRegex}'")}; Linear paths include: {string.Join(", ", linears)}");
+            throw new ArgumentException($"lora: no Linear matches target modules [{string.Join(", ", config.TargetModules)}]"
+                + $"{(config.TargetRegex is null ? "" : $" or regex '{config.TargetRegex}'")}; "
+                + $"Linear paths include: {string.Join(", ", linears)}");
         }
         foreach (var (path, linear) in targets)
             injection.Replace(path, new LoraLinear(linear, config.Rank, config.Scale, config.Dropout, injection.Generator, config.UseDora));

@@ -53,7 +53,8 @@ public sealed class LoraLinear : Layer, IWrappingLayer, IMergeableLayer
     public override Tensor Forward(Tensor input)
     {
         if (Merged && Training && GradMode.IsEnabled && (LoraA.Weight.Trainable || LoraB.Weight.Trainable))
-            throw new InvalidOperationException("lora: the adapter is merged into the base weight, so it would get no gradient; call Unmerge() before training (or Eval() / GradMode.NoGrad() for inference)");
+            throw new InvalidOperationException("lora: the adapter is merged into the base weight, so it would get no gradient; call "
+                + "Unmerge() before training (or Eval() / GradMode.NoGrad() for inference)");
         if (Merged) return BaseLayer.Forward(input);
         var update = LoraB.Forward(LoraA.Forward(Child<Layer>("lora_dropout").Forward(input))) * Scale;
         if (Magnitude is null) return BaseLayer.Forward(input) + update;
@@ -108,5 +109,7 @@ public sealed class LoraLinear : Layer, IWrappingLayer, IMergeableLayer
         Merged = false;
     }
 
-    public override string ToString() => $"LoraLinear(in={BaseLayer.InFeatures}, out={BaseLayer.OutFeatures}, r={Rank}, scale={Scale}, dora={Magnitude is not null}, merged={Merged})";
+    public override string ToString() =>
+        $"LoraLinear(in={BaseLayer.InFeatures}, out={BaseLayer.OutFeatures}, r={Rank}, scale={Scale}, "
+            + $"dora={Magnitude is not null}, merged={Merged})";
 }

@@ -23,8 +23,13 @@ public sealed record PrefixTuningConfig : PeftConfig
 
     public override void Validate()
     {
-        if (NumVirtualTokens <= 0) throw new ArgumentOutOfRangeException(nameof(NumVirtualTokens), NumVirtualTokens, "prefix tuning: field 'num_virtual_tokens' must be positive");
-        if (ProjectionHidden <= 0) throw new ArgumentOutOfRangeException(nameof(ProjectionHidden), ProjectionHidden, "prefix tuning: field 'projection_hidden' must be positive");
-        if (!(InitStd > 0)) throw new ArgumentOutOfRangeException(nameof(InitStd), InitStd, "prefix tuning: field 'init_std' must be positive");
+        if (NumVirtualTokens <= 0)
+            throw new ArgumentOutOfRangeException(nameof(NumVirtualTokens), NumVirtualTokens, "prefix tuning: field "
+                + "'num_virtual_tokens' must be positive");
+        if (ProjectionHidden <= 0)
+            throw new ArgumentOutOfRangeException(nameof(ProjectionHidden), ProjectionHidden, "prefix tuning: field "
+                + "'projection_hidden' must be positive");
+        if (!(InitStd > 0))
+            throw new ArgumentOutOfRangeException(nameof(InitStd), InitStd, "prefix tuning: field 'init_std' must be positive");
     }
 }

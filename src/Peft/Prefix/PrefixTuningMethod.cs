@@ -11,7 +11,8 @@ public sealed class PrefixTuningMethod : PeftMethod<PrefixTuningConfig>
     protected override void Inject(PrefixTuningConfig config, Injection injection)
     {
         var attentions = injection.Root.NamedModules().Where(m => m.Value is BertSelfAttention).ToList();
-        if (attentions.Count == 0) throw new ArgumentException($"prefix tuning: {injection.Root.GetType().Name} has no self-attention to prefix");
+        if (attentions.Count == 0)
+            throw new ArgumentException($"prefix tuning: {injection.Root.GetType().Name} has no self-attention to prefix");
         var first = (BertSelfAttention)attentions[0].Value;
         var encoder = new PrefixEncoder(config, attentions.Count, first.NumHeads * first.HeadDim, injection.Generator);
         injection.Attach("", EncoderName, encoder);

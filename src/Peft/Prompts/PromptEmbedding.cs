@@ -22,7 +22,8 @@ public sealed class PromptEmbedding : Module, IPromptTokens
 
     public Tensor Tokens(int layer, int batch)
     {
-        if ((uint)layer >= (uint)Depth) throw new ArgumentOutOfRangeException(nameof(layer), layer, $"prompt: layer must be below the depth {Depth}");
+        if ((uint)layer >= (uint)Depth)
+            throw new ArgumentOutOfRangeException(nameof(layer), layer, $"prompt: layer must be below the depth {Depth}");
         var rows = Weight.Value.Narrow(0, layer * Length, Length);
         return rows.Unsqueeze(0).Expand(batch, Length, rows.Size(1));
     }

@@ -25,8 +25,11 @@ public sealed record PromptTuningConfig : PeftConfig
 
     public override void Validate()
     {
-        if (NumVirtualTokens <= 0) throw new ArgumentOutOfRangeException(nameof(NumVirtualTokens), NumVirtualTokens, "prompt tuning: field 'num_virtual_tokens' must be positive");
-        if (!(InitStd > 0)) throw new ArgumentOutOfRangeException(nameof(InitStd), InitStd, "prompt tuning: field 'init_std' must be positive");
+        if (NumVirtualTokens <= 0)
+            throw new ArgumentOutOfRangeException(nameof(NumVirtualTokens), NumVirtualTokens, "prompt tuning: field "
+                + "'num_virtual_tokens' must be positive");
+        if (!(InitStd > 0))
+            throw new ArgumentOutOfRangeException(nameof(InitStd), InitStd, "prompt tuning: field 'init_std' must be positive");
         if (InitTokenIds.Any(i => i < 0)) throw new ArgumentException("prompt tuning: field 'init_token_ids' holds a negative id");
     }
 }

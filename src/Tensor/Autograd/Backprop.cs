@@ -21,7 +21,8 @@ internal static class Backprop
             var node = t.GradFn;
             if (t.IsDisposed)
                 throw new InvalidOperationException(
-                    $"backward: {(node is null ? "leaf" : "the output of '" + node.Op + "'")} {t.Describe()} was already freed (its TensorScope ended or it was disposed); run Backward() inside the scope of the forward pass");
+                    $"backward: {(node is null ? "leaf" : "the output of '" + node.Op + "'")} {t.Describe()} was already freed (its "
+                        + "TensorScope ended or it was disposed); run Backward() inside the scope of the forward pass");
             if (node is null)
             {
                 AccumulateLeaf(t, g, walkStart, adopted);
@@ -33,7 +34,8 @@ internal static class Backprop
             foreach (var s in node.Saved)
                 if (s.IsDisposed)
                     throw new InvalidOperationException(
-                        $"backward: '{node.Op}' (inputs {node.InputShapes}) needs a tensor that was already freed (its TensorScope ended); run Backward() inside the scope of the forward pass");
+                        $"backward: '{node.Op}' (inputs {node.InputShapes}) needs a tensor that was already freed (its TensorScope ended); "
+                            + "run Backward() inside the scope of the forward pass");
             var inputGrads = fn(g);
             if (!retainGraph) node.Free();
             for (int k = 0; k < node.Inputs.Length; k++)
@@ -42,7 +44,8 @@ internal static class Backprop
                 var gx = inputGrads[k];
                 if (gx is null || !x.RequiresGrad) continue;
                 if (!gx.ShapeEquals(x))
-                    throw new InvalidOperationException($"internal: backward of '{node.Op}' returned gradient {gx.Describe()} for input {k} of shape {x.Describe()}");
+                    throw new InvalidOperationException($"internal: backward of '{node.Op}' returned gradient {gx.Describe()} for input "
+                        + $"{k} of shape {x.Describe()}");
                 if (AnomalyMode.IsEnabled) AnomalyMode.Check(node.Op, "backward", gx, node.InputShapes);
                 // Each stored gradient is its own object, so it can be freed as soon as it is consumed.
                 if (ReferenceEquals(gx, g) || stored.Contains(gx)) gx = gx.Alias();

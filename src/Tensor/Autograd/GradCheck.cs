@@ -11,7 +11,8 @@ public static class GradCheck
     public sealed record Mismatch(int Input, int Index, double Analytic, double Numeric);
 
     /// <summary>Throws <see cref="InvalidOperationException"/> describing the worst element when any gradient is off.</summary>
-    public static void Assert(Func<Tensor[], Tensor> f, Tensor[] inputs, double eps = 3e-3, double atol = 2e-3, double rtol = 2e-2, string? what = null)
+    public static void Assert(Func<Tensor[], Tensor> f, Tensor[] inputs, double eps = 3e-3, double atol = 2e-3, double rtol = 2e-2,
+        string? what = null)
     {
         var bad = Compare(f, inputs, eps, atol, rtol);
         if (bad.Count == 0) return;
@@ -66,7 +67,8 @@ public static class GradCheck
         return mismatches;
     }
 
-    private static double Evaluate(Func<Tensor[], Tensor> f, Tensor[] inputs, Tensor x, float[] values, int j, float value, double[] direction)
+    private static double Evaluate(Func<Tensor[], Tensor> f, Tensor[] inputs, Tensor x, float[] values, int j, float value,
+        double[] direction)
     {
         values[j] = value;
         x.Backend.CopyFromHost<float>(values, x.Dense);

@@ -21,7 +21,8 @@ public sealed unsafe class HostCudaBlas : ICudaBlas
         Gemm(transA, transB, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1, allowTf32);
 
     public int GemmStridedBatchedEx(BlasOp transA, BlasOp transB, int m, int n, int k, float alpha,
-        ulong a, int lda, long strideA, ulong b, int ldb, long strideB, float beta, ulong c, int ldc, long strideC, int batch, bool allowTf32) =>
+        ulong a, int lda, long strideA, ulong b, int ldb, long strideB, float beta, ulong c, int ldc, long strideC, int batch,
+        bool allowTf32) =>
         Gemm(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch, allowTf32);
 
     private static int Gemm(BlasOp transA, BlasOp transB, int m, int n, int k, float alpha,

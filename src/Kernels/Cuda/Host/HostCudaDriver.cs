@@ -30,9 +30,11 @@ public sealed unsafe class HostCudaDriver : ICudaDriver
     {
         libraryPath ??= DefaultLibraryPath;
         if (!File.Exists(libraryPath))
-            throw new CudaUnavailableException($"host device kernels {libraryPath} are missing: build them with tools/build-host-kernels.sh (needs g++)");
+            throw new CudaUnavailableException($"host device kernels {libraryPath} are missing: build them with "
+                + "tools/build-host-kernels.sh (needs g++)");
         _library = NativeLibrary.Load(libraryPath);
-        _launch = (delegate* unmanaged<int, uint, uint, uint, uint, uint, uint, uint, void**, int>)NativeLibrary.GetExport(_library, "ft_host_launch");
+        _launch = (delegate* unmanaged<int, uint, uint, uint, uint, uint, uint, uint, void**, int>)NativeLibrary.GetExport(_library,
+            "ft_host_launch");
         _lastError = (delegate* unmanaged<byte*>)NativeLibrary.GetExport(_library, "ft_host_last_error");
         var count = (delegate* unmanaged<int>)NativeLibrary.GetExport(_library, "ft_host_kernel_count");
         var name = (delegate* unmanaged<int, byte*>)NativeLibrary.GetExport(_library, "ft_host_kernel_name");
@@ -134,9 +136,11 @@ public sealed unsafe class HostCudaDriver : ICudaDriver
     }
 
     // The host device executes in order at once, so asynchronous copies complete before they return.
-    public int CopyHostToDeviceAsync(ulong destination, void* source, long bytes, nint stream) => CopyHostToDevice(destination, source, bytes);
+    public int CopyHostToDeviceAsync(ulong destination, void* source, long bytes, nint stream) =>
+        CopyHostToDevice(destination, source, bytes);
 
-    public int CopyDeviceToHostAsync(void* destination, ulong source, long bytes, nint stream) => CopyDeviceToHost(destination, source, bytes);
+    public int CopyDeviceToHostAsync(void* destination, ulong source, long bytes, nint stream) =>
+        CopyDeviceToHost(destination, source, bytes);
 
     public int MemsetD32(ulong destination, uint value, long count)
     {

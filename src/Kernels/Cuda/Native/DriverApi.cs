@@ -122,7 +122,8 @@ internal static unsafe partial class DriverApi
     /// <summary>The driver's own name for a status, falling back to the engine's table.</summary>
     public static string ErrorName(int status)
     {
-        if (cuGetErrorName(status, out byte* name) == 0 && name != null) return Marshal.PtrToStringUTF8((nint)name) ?? CudaStatus.DriverName(status);
+        if (cuGetErrorName(status, out byte* name) == 0 && name != null)
+            return Marshal.PtrToStringUTF8((nint)name) ?? CudaStatus.DriverName(status);
         return CudaStatus.DriverName(status);
     }
 }

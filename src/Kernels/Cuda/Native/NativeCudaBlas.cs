@@ -27,7 +27,8 @@ public sealed unsafe class NativeCudaBlas : ICudaBlas
         ulong a, int lda, long strideA, ulong b, int ldb, long strideB, float beta, ulong c, int ldc, long strideC, int batch)
     {
         _driver.EnsureCurrent();
-        return cublasSgemmStridedBatched(_handle, (int)transA, (int)transB, m, n, k, &alpha, a, lda, strideA, b, ldb, strideB, &beta, c, ldc, strideC, batch);
+        return cublasSgemmStridedBatched(_handle, (int)transA, (int)transB, m, n, k, &alpha, a, lda, strideA, b, ldb, strideB, &beta, c,
+            ldc, strideC, batch);
     }
 
     public int GemmEx(BlasOp transA, BlasOp transB, int m, int n, int k, float alpha,
@@ -39,10 +40,12 @@ public sealed unsafe class NativeCudaBlas : ICudaBlas
     }
 
     public int GemmStridedBatchedEx(BlasOp transA, BlasOp transB, int m, int n, int k, float alpha,
-        ulong a, int lda, long strideA, ulong b, int ldb, long strideB, float beta, ulong c, int ldc, long strideC, int batch, bool allowTf32)
+        ulong a, int lda, long strideA, ulong b, int ldb, long strideB, float beta, ulong c, int ldc, long strideC, int batch,
+        bool allowTf32)
     {
         _driver.EnsureCurrent();
-        return cublasGemmStridedBatchedEx(_handle, (int)transA, (int)transB, m, n, k, &alpha, a, Real32F, lda, strideA, b, Real32F, ldb, strideB,
+        return cublasGemmStridedBatchedEx(_handle, (int)transA, (int)transB, m, n, k, &alpha, a, Real32F, lda, strideA,
+            b, Real32F, ldb, strideB,
             &beta, c, Real32F, ldc, strideC, batch, allowTf32 ? Compute32FFastTf32 : Compute32F, GemmDefault);
     }
 

@@ -23,7 +23,8 @@ public sealed unsafe class NativeCudaDriver : ICudaDriver
         Require(cuInit(0), "cuInit");
         Require(cuDeviceGetCount(out int count), "cuDeviceGetCount");
         if (count == 0) throw new CudaUnavailableException("cuDeviceGetCount found no CUDA device");
-        if (ordinal < 0 || ordinal >= count) throw new CudaUnavailableException($"device cuda:{ordinal} does not exist ({count} device(s))");
+        if (ordinal < 0 || ordinal >= count)
+            throw new CudaUnavailableException($"device cuda:{ordinal} does not exist ({count} device(s))");
         Require(cuDeviceGet(out _device, ordinal), "cuDeviceGet");
         Require(cuDevicePrimaryCtxRetain(out _context, _device), "cuDevicePrimaryCtxRetain");
         EnsureCurrent();
