@@ -1,10 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Finetune.Nn;
-using Finetune.Nn.Data;
-using Finetune.Nn.IO;
-using Finetune.Nn.Text;
-using Finetune.Nn.Training;
 using Finetune.Peft.Adapters;
 using Finetune.Peft.Full;
 using Finetune.Peft.Lora;

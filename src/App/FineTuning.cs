@@ -4,11 +4,6 @@ using Finetune.Nn;
 using Finetune.Nn.Data;
 using Finetune.Nn.IO;
 using Finetune.Nn.Text;
-using Finetune.Nn.Training;
-using Finetune.Peft.Adapters;
-using Finetune.Peft.Full;
-using Finetune.Peft.Lora;
-using Finetune.Peft.Prefix;
 using Finetune.Peft.Prompts;
 
 using Finetune.Peft;

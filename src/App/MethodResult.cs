@@ -1,6 +1,3 @@
-using System.Text.Json;
-using Finetune.Nn.IO;
-using Finetune.Nn.Training;
 
 using Finetune.Peft;
 

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Finetune.Kernels;
 
 namespace Finetune.Nn;

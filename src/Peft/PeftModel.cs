@@ -1,6 +1,4 @@
 using Finetune.Nn;
-using Finetune.Nn.IO;
-using Finetune.Nn.Training;
 
 namespace Finetune.Peft;
 

@@ -1,6 +1,5 @@
 using Finetune.Nn;
 using Finetune.Nn.IO;
-using Finetune.Nn.Training;
 
 namespace Finetune.Peft;
 

@@ -5,7 +5,6 @@ using Finetune.Kernels.Cpu;
 using Finetune.Nn.Data;
 using Finetune.Nn.IO;
 using Finetune.Nn.Text;
-using Finetune.Peft;
 
 namespace Finetune.Cli.Commands;
 

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Finetune.App;
-using Finetune.Kernels.Cuda;
 
 namespace Finetune.Cli.Commands;
 

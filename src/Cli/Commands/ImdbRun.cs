@@ -5,7 +5,6 @@ using Finetune.Nn.Data;
 using Finetune.Nn.IO;
 using Finetune.Nn.Text;
 using Finetune.Nn.Training;
-using Finetune.Peft;
 using Spectre.Console;
 
 namespace Finetune.Cli.Commands;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using Finetune.App;
 using Finetune.App.Reporting;
 using Finetune.Kernels.Cpu;
 using Finetune.Nn;

@@ -1,7 +1,4 @@
 using System.Runtime.InteropServices;
-using Finetune.Kernels.Cpu;
-using Finetune.Kernels.Cuda.Host;
-using Finetune.Kernels.Cuda.Native;
 
 namespace Finetune.Kernels.Cuda;
 

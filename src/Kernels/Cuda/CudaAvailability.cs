@@ -1,4 +1,3 @@
-using Finetune.Kernels.Cuda.Native;
 
 namespace Finetune.Kernels.Cuda;
 

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 
 namespace Finetune.Kernels.Profiling;
 

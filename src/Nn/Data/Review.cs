@@ -1,8 +1,3 @@
-using System.Diagnostics;
-using System.Formats.Tar;
-using System.IO.Compression;
-using System.Text.Json;
-using System.Text.RegularExpressions;
 
 namespace Finetune.Nn.Data;
 

@@ -1,4 +1,3 @@
-using Finetune.Nn.Data;
 using Finetune.Nn.Training;
 
 namespace Finetune.Nn.Text;

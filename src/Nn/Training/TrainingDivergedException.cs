@@ -1,9 +1,4 @@
-using System.Diagnostics;
 using Finetune.Kernels;
-using Finetune.Nn;
-using Finetune.Nn.Data;
-using Finetune.Nn.Optim;
-using Finetune.Nn.Training;
 
 namespace Finetune;
 

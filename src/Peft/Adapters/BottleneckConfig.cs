@@ -1,4 +1,3 @@
-using Finetune.Nn;
 
 namespace Finetune.Peft.Adapters;
 

@@ -1,5 +1,3 @@
-using Finetune.Nn;
-using Finetune.Peft.Lora;
 
 namespace Finetune.Peft.IA3;
 

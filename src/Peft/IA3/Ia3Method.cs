@@ -1,5 +1,4 @@
 using Finetune.Nn;
-using Finetune.Peft.Lora;
 
 namespace Finetune.Peft.IA3;
 
