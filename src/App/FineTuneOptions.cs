@@ -37,10 +37,94 @@ public sealed record FineTuneOptions
     [JsonIgnore]
     public PeftPreset Preset => PeftRegistry.Preset(Method);
 
+    /// <summary>More classes than any classification head here needs; 1e8 would ask for 150 GB.</summary>
+    public const int MaxLabels = 100_000;
+
+    /// <summary>
+    /// Checks every setting's range and that each one given applies to the method (a LoRA rank on IA3 is refused).
+    /// Throws an <see cref="ArgumentException"/> naming the setting (and its command-line option) and the value.
+    /// </summary>
+    public void Validate()
+    {
+        var preset = Preset;
+        var config = preset.Create(ModelFamily.Bert, BertConfig.MaxLayers);
+        static void Range(string name, long? value, long min, long max)
+        {
+            if (value is { } v && (v < min || v > max))
+                throw new ArgumentException($"{name} is {v}, expected an integer in [{min}, {max}]");
+        }
+        Range("Rank (--rank)", Rank, 1, LoraConfig.MaxRank);
+        Range("FreezeLayers (--freeze-layers)", FreezeLayers, 0, BertConfig.MaxLayers);
+        Range("VirtualTokens (--virtual-tokens)", VirtualTokens, 1, PromptTuningConfig.MaxVirtualTokens);
+        Range("ReductionFactor (--reduction-factor)", ReductionFactor, 1, 65_536);
+        Range("Labels", Labels, 2, MaxLabels);
+        if (Alpha is { } a && !(a > 0 && float.IsFinite(a)))
+            throw new ArgumentException($"Alpha (--alpha) is {a}, expected a positive number");
+        if (LoraDropout is { } d && !(d >= 0 && d < 1)) throw new ArgumentException($"LoraDropout is {d}, expected a number in [0, 1)");
+        if (Targets is not null) PeftConfig.CheckNames("Targets (--targets)", Targets);
+        if (!Enum.IsDefined(Pooling))
+            throw new ArgumentException($"Pooling is {(int)Pooling}, expected one of {string.Join(", ", Enum.GetNames<PoolingMode>())}");
+        void Applies(bool given, string name, bool applies, string to)
+        {
+            if (given && !applies) throw new ArgumentException($"{name} does not apply to --method {preset.Name}; it applies to {to}");
+        }
+        const string lora = "lora, rslora and dora", full = "full and freeze-lower";
+        Applies(Rank is not null, "--rank", config is LoraConfig, lora);
+        Applies(Alpha is not null, "--alpha", config is LoraConfig, lora);
+        Applies(LoraDropout is not null, "LoraDropout", config is LoraConfig, lora);
+        Applies(Targets is not null, "--targets", config is LoraConfig, lora);
+        Applies(FreezeLayers is not null, "--freeze-layers", config is FullFineTuningConfig, full);
+        Applies(FreezeEmbeddings, "--freeze-embeddings", config is FullFineTuningConfig, full);
+        Applies(VirtualTokens is not null, "--virtual-tokens", config is PromptTuningConfig or PrefixTuningConfig, "prompt, vpt-deep, " +
+            "prefix and prefix-mlp");
+        Applies(ReductionFactor is not null, "--reduction-factor", config is BottleneckConfig, "houlsby, pfeiffer and parallel");
+        Applies(PromptInitText is not null, "PromptInitText", config is PromptTuningConfig, "prompt");
+    }
+
+    /// <summary>Reads finetune_run.json; every error names the file, the field, its value and what was expected.</summary>
+    public static FineTuneOptions FromJson(JsonFields f)
+    {
+        f.RejectUnknown(nameof(Method), nameof(Rank), nameof(Alpha), nameof(LoraDropout), nameof(Targets), nameof(FreezeLayers),
+            nameof(FreezeEmbeddings),
+            nameof(VirtualTokens), nameof(ReductionFactor), nameof(PromptInitText), nameof(Pooling), nameof(Labels), nameof(Seed));
+        var method = f.String(nameof(Method))!;
+        if (!PeftRegistry.Presets.Any(p => string.Equals(p.Name, method, StringComparison.OrdinalIgnoreCase)))
+            throw f.Error(nameof(Method), f.Object[nameof(Method)], "one of " + string.Join(", ",
+                PeftRegistry.Presets.Select(p => p.Name)));
+        int? OptionalInt(string key, int min, int max) => f.Has(key) ? f.Int(key, min, max) : null;
+        var options = new FineTuneOptions
+        {
+            Method = method,
+            Rank = OptionalInt(nameof(Rank), 1, LoraConfig.MaxRank),
+            Alpha = f.Has(nameof(Alpha)) ? f.Float(nameof(Alpha), 0, 1e6f, minExclusive: true) : null,
+            LoraDropout = f.Has(nameof(LoraDropout)) ? f.Float(nameof(LoraDropout), 0, 0.999f) : null,
+            Targets = f.Has(nameof(Targets)) ? f.Strings(nameof(Targets)) : null,
+            FreezeLayers = OptionalInt(nameof(FreezeLayers), 0, BertConfig.MaxLayers),
+            FreezeEmbeddings = f.Bool(nameof(FreezeEmbeddings), false),
+            VirtualTokens = OptionalInt(nameof(VirtualTokens), 1, PromptTuningConfig.MaxVirtualTokens),
+            ReductionFactor = OptionalInt(nameof(ReductionFactor), 1, 65_536),
+            PromptInitText = f.String(nameof(PromptInitText), optional: true),
+            Pooling = f.Enum<PoolingMode>(nameof(Pooling), PoolingMode.Mean),
+            Labels = f.Int(nameof(Labels), 2, MaxLabels, 2),
+            Seed = f.ULong(nameof(Seed), 42UL),
+        };
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{f.Source}: {ErrorText.OneLine(e)}", e);
+        }
+        return options;
+    }
+
     /// <summary>The preset's config for <paramref name="family"/> with this run's overrides.</summary>
     public PeftConfig ToConfig(ModelFamily family, int layers)
     {
         var preset = Preset;
+        if (FreezeLayers > layers)
+            throw new ArgumentException($"--freeze-layers is {FreezeLayers}, expected at most the model's {layers} layers");
         if (!preset.Families.Contains(family))
             throw new ArgumentException($"--method {preset.Name} does not apply to {family} models (it applies to "
                 + $"{string.Join(", ", preset.Families)})");

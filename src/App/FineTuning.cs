@@ -24,8 +24,7 @@ public static class FineTuning
     /// <param name="tokenizer">Needed only to turn <see cref="FineTuneOptions.PromptInitText"/> into token ids.</param>
     public static PreparedClassifier Prepare(BertModel encoder, FineTuneOptions options, BertTokenizerAdapter? tokenizer = null)
     {
-        if (options.Labels < 2)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Labels, "fine-tuning: a classifier needs at least 2 labels");
+        options.Validate();
         var config = options.ToConfig(ModelFamily.Bert, encoder.Config.NumLayers);
         if (config is PromptTuningConfig prompt && options.PromptInitText is { } text)
         {
@@ -42,20 +41,21 @@ public static class FineTuning
     /// <paramref name="options"/>.</summary>
     public static PreparedClassifier PrepareVit(VitModel encoder, FineTuneOptions options)
     {
-        if (options.Labels < 2)
-            throw new ArgumentOutOfRangeException(nameof(options), options.Labels, "fine-tuning: a classifier needs at least 2 labels");
+        options.Validate();
         var config = options.ToConfig(ModelFamily.Vit, encoder.Config.NumLayers);
         var model = new VitForImageClassification(encoder, options.Labels, new Generator(options.Seed));
         return new PreparedClassifier(model, new VitImageClassifier(model), PeftModel.Apply<Module>(model, config), options);
     }
 
-    /// <summary>Writes the options and the adapter (all a rebuild needs besides the pretrained encoder).</summary>
-    public static void Save(PreparedClassifier prepared, string directory)
+    /// <summary>
+    /// Writes the options and the adapter (all a rebuild needs besides the pretrained encoder) as one folder: filled beside
+    /// <paramref name="directory"/> and swapped in by rename (<see cref="AtomicDirectory"/>), so a kill never mixes two saves.
+    /// </summary>
+    public static void Save(PreparedClassifier prepared, string directory) => AtomicDirectory.Write(directory, tmp =>
     {
-        Directory.CreateDirectory(directory);
-        prepared.Peft.SaveAdapter(Path.Combine(directory, AdapterDirectory));
-        AtomicFile.WriteAllText(Path.Combine(directory, RunFile), JsonSerializer.Serialize(prepared.Options, Json));
-    }
+        prepared.Peft.SaveAdapter(Path.Combine(tmp, AdapterDirectory));
+        AtomicFile.WriteAllText(Path.Combine(tmp, RunFile), JsonSerializer.Serialize(prepared.Options, Json));
+    });
 
     /// <summary>Rebuilds a classifier saved by <see cref="Save"/> on the pretrained MiniLM.</summary>
     public static PreparedClassifier LoadMiniLm(string directory)
@@ -75,19 +75,10 @@ public static class FineTuning
 
     public static FineTuneOptions ReadOptions(string directory)
     {
+        AtomicDirectory.Recover(directory);
         var runPath = Path.Combine(directory, RunFile);
         if (!File.Exists(runPath))
             throw new FileNotFoundException($"{directory} is not a saved fine-tuning run: {RunFile} is missing", runPath);
-        try
-        {
-            var options = JsonSerializer.Deserialize<FineTuneOptions>(File.ReadAllText(runPath), Json)
-                ?? throw new InvalidDataException($"{runPath}: empty");
-            _ = options.Preset;
-            return options;
-        }
-        catch (Exception e) when (e is JsonException or ArgumentException)
-        {
-            throw new InvalidDataException($"{runPath}: not a valid run description ({e.Message})", e);
-        }
+        return FineTuneOptions.FromJson(JsonFields.ReadFile(runPath));
     }
 }

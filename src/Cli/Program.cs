@@ -15,6 +15,10 @@ public static class Program
         root.Subcommands.Add(GpuCheckCommand.Create());
         root.Subcommands.Add(PretrainVitCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
-        return root.Parse(args).Invoke();
+        root.Options.Add(CliErrors.Verbose);
+        var result = root.Parse(args);
+        // Parse errors of a verb's options are one line and exit 2, like every other user error.
+        if (result.Errors.Count > 0 && result.CommandResult.Command != root) return CliErrors.ParseErrors(result);
+        return result.Invoke();
     }
 }

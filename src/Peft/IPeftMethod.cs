@@ -1,3 +1,4 @@
+using Finetune.Nn.IO;
 
 namespace Finetune.Peft;
 
@@ -13,7 +14,9 @@ public interface IPeftMethod
     /// <paramref name="injection"/>.</summary>
     void Inject(PeftConfig config, Injection injection);
 
-    PeftConfig ParseConfig(string json, string source);
+    /// <summary>Reads and validates the method's adapter_config.json; errors are <see cref="InvalidDataException"/>s naming the
+    /// field.</summary>
+    PeftConfig ParseConfig(JsonFields fields);
 
     /// <summary>Folds the adapter of <paramref name="injection"/> into the base weights; methods that cannot, throw.</summary>
     void Merge(Injection injection);

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Finetune.Nn;
+using Finetune.Nn.IO;
 
 namespace Finetune.Peft;
 
@@ -24,6 +26,16 @@ public abstract record PeftConfig
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first field out of range.</summary>
     public abstract void Validate();
 
+    /// <summary>Throws when a list of module names holds a null or an empty name.</summary>
+    public static void CheckNames(string field, IReadOnlyList<string>? names)
+    {
+        if (names is null) throw new ArgumentException($"peft: field '{field}' is null, expected a list of module names");
+        for (int i = 0; i < names.Count; i++)
+            if (string.IsNullOrEmpty(names[i]))
+                throw new ArgumentException($"peft: field '{field}[{i}]' is {(names[i] is null ? "null" : "\"\"")}, expected a module " +
+                    $"name");
+    }
+
     /// <summary>adapter_config.json text. The default writes every property in snake_case after the tag.</summary>
     public virtual string ToJson()
     {
@@ -45,11 +57,13 @@ public abstract record PeftConfig
         WriteIndented = true,
     };
 
-    /// <summary>Reads a config written by the default <see cref="ToJson"/>; errors name the file and the field.</summary>
-    internal static T FromJson<T>(JsonObject o, string source) where T : PeftConfig
+    /// <summary>Reads a config written by the default <see cref="ToJson"/>; errors name the file, the field and the value.</summary>
+    internal static T FromJson<T>(JsonFields fields) where T : PeftConfig
     {
-        var body = o.DeepClone().AsObject();
+        string source = fields.Source;
+        var body = fields.Object.DeepClone().AsObject();
         body.Remove("peft_type");
+        RejectNullItems(fields, body, "");
         T config;
         try
         {
@@ -58,7 +72,9 @@ public abstract record PeftConfig
         catch (JsonException e)
         {
             // System.Text.Json names the offending member in Path ("$.reduction_factor") or in the message (unknown fields).
-            throw new InvalidDataException($"{source}: field {(e.Path is { Length: > 2 } p ? $"'{p[2..]}'" : "?")}: {e.Message}", e);
+            var field = e.Path is { Length: > 2 } p ? p[2..] : "?";
+            throw new InvalidDataException($"{source}: field '{field}' is {JsonFields.Show(FieldValue(body, field))}, expected " +
+                $"{Expected(e)}", e);
         }
         try
         {
@@ -66,8 +82,36 @@ public abstract record PeftConfig
         }
         catch (ArgumentException e)
         {
-            throw new InvalidDataException($"{source}: {e.Message}", e);
+            throw new InvalidDataException($"{source}: {ErrorText.OneLine(e)}", e);
         }
         return config;
+    }
+
+    private static JsonNode? FieldValue(JsonObject body, string field) =>
+        body[field.Split('.', '[')[0]] is { } n ? n : null;
+
+    private static string Expected(JsonException e)
+    {
+        var m = ErrorText.OneLine(e);
+        int cut = m.IndexOf(" Path:", StringComparison.Ordinal);
+        return "a valid value (" + (cut > 0 ? m[..cut] : m).TrimEnd('.') + ")";
+    }
+
+    /// <summary>A null inside a list ("target_modules": ["query", null]) would reach the injection as a null name.</summary>
+    private static void RejectNullItems(JsonFields fields, JsonNode? node, string path)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (k, v) in o) RejectNullItems(fields, v, path.Length == 0 ? k : path + "." + k);
+                break;
+            case JsonArray a:
+                for (int i = 0; i < a.Count; i++)
+                {
+                    if (a[i] is null) throw fields.Error($"{path}[{i}]", null, "a value (lists may not hold null)");
+                    RejectNullItems(fields, a[i], $"{path}[{i}]");
+                }
+                break;
+        }
     }
 }

@@ -1,3 +1,4 @@
+using Finetune.Nn.IO;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -12,7 +13,7 @@ public abstract class PeftMethod<TConfig> : IPeftMethod where TConfig : PeftConf
 
     public void Inject(PeftConfig config, Injection injection) => Inject((TConfig)config, injection);
 
-    public PeftConfig ParseConfig(string json, string source) => Parse(json, source);
+    public PeftConfig ParseConfig(JsonFields fields) => Parse(fields);
 
     protected abstract void Inject(TConfig config, Injection injection);
 
@@ -31,17 +32,5 @@ public abstract class PeftMethod<TConfig> : IPeftMethod where TConfig : PeftConf
 
     public virtual bool IsMerged(Injection injection) => injection.Added<IMergeableLayer>().Any(l => l.Merged);
 
-    protected virtual TConfig Parse(string json, string source)
-    {
-        JsonObject o;
-        try
-        {
-            o = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: the top level is not a JSON object");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{source}: not valid JSON: {e.Message}", e);
-        }
-        return PeftConfig.FromJson<TConfig>(o, source);
-    }
+    protected virtual TConfig Parse(JsonFields fields) => PeftConfig.FromJson<TConfig>(fields);
 }

@@ -34,7 +34,7 @@ public static class PeftModel
     {
         var configPath = Path.Combine(directory, AdapterConfigFile);
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: {AdapterConfigFile} is missing", configPath);
-        var config = PeftRegistry.ReadConfig(File.ReadAllText(configPath), configPath);
+        var config = PeftRegistry.ReadConfigFile(configPath);
         PeftModel<TModel> peft;
         try
         {
@@ -53,7 +53,7 @@ public static class PeftModel
     {
         var configPath = Path.Combine(directory, AdapterConfigFile);
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: {AdapterConfigFile} is missing", configPath);
-        peft.AddAdapter(adapterName, PeftRegistry.ReadConfig(File.ReadAllText(configPath), configPath));
+        peft.AddAdapter(adapterName, PeftRegistry.ReadConfigFile(configPath));
         peft.LoadWeights(Path.Combine(directory, AdapterWeightsFile));
     }
 

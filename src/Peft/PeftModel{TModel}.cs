@@ -48,6 +48,7 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(config);
         if (_adapters.ContainsKey(name)) throw new ArgumentException($"peft: an adapter named '{name}' already exists");
+        PeftConfig.CheckNames("modules_to_save", config.ModulesToSave);
         config.Validate();
         var method = PeftRegistry.ForConfig(config);
         if (_adapters.Values.Any(a => !a.Switchable))
@@ -168,7 +169,7 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
     {
         var configPath = Path.Combine(directory, PeftModel.AdapterConfigFile);
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: {PeftModel.AdapterConfigFile} is missing", configPath);
-        var saved = PeftRegistry.ReadConfig(File.ReadAllText(configPath), configPath);
+        var saved = PeftRegistry.ReadConfigFile(configPath);
         PeftModel.CheckSameConfig(saved, Config, configPath);
         LoadWeights(Path.Combine(directory, PeftModel.AdapterWeightsFile));
     }

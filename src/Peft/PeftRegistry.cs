@@ -1,5 +1,4 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
+using Finetune.Nn.IO;
 using Finetune.Peft.Adapters;
 using Finetune.Peft.BitFit;
 using Finetune.Peft.Full;
@@ -87,19 +86,14 @@ public static class PeftRegistry
     public static IEnumerable<PeftPreset> PresetsFor(ModelFamily family) => Presets.Where(p => p.Families.Contains(family));
 
     /// <summary>Reads any method's adapter_config.json, dispatching on its peft_type.</summary>
-    public static PeftConfig ReadConfig(string json, string source = "adapter_config.json")
+    public static PeftConfig ReadConfig(string json, string source = "adapter_config.json") => ReadConfig(JsonFields.Parse(json, source));
+
+    /// <summary>Reads an adapter_config.json file.</summary>
+    public static PeftConfig ReadConfigFile(string path) => ReadConfig(JsonFields.ReadFile(path));
+
+    public static PeftConfig ReadConfig(JsonFields fields)
     {
-        string? type;
-        try
-        {
-            type = (JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: the top level "
-                + "is not a JSON object"))["peft_type"]?.GetValue<string>();
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            throw new InvalidDataException($"{source}: not a valid adapter config: {e.Message}", e);
-        }
-        if (type is null) throw new InvalidDataException($"{source}: field 'peft_type' is missing");
-        return ForPeftType(type, source).ParseConfig(json, source);
+        var type = fields.String("peft_type")!;
+        return ForPeftType(type, fields.Source).ParseConfig(fields);
     }
 }

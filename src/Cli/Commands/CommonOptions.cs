@@ -13,13 +13,12 @@ namespace Finetune.Cli.Commands;
 internal sealed class CommonOptions
 {
     public readonly Option<string> Method = new("--method") { Description = MethodHelp, DefaultValueFactory = _ => "lora" };
-    public readonly Option<int> Rank = new("--rank") { Description = "LoRA rank", DefaultValueFactory = _ => 8 };
-    public readonly Option<float> Alpha = new("--alpha") { Description = "LoRA alpha (scale = alpha / rank)",
-        DefaultValueFactory = _ => 16f };
-    public readonly Option<string> Targets = new("--targets") { Description = "LoRA target projections, comma separated "
-        + "(query,key,value,attention.output.dense,intermediate.dense,output.dense)", DefaultValueFactory = _ => "query,value" };
-    public readonly Option<int> FreezeLayers = new("--freeze-layers") { Description = "full fine-tuning: freeze the embeddings "
-        + "and the lowest N layers", DefaultValueFactory = _ => 0 };
+    public readonly Option<int?> Rank = new("--rank") { Description = "LoRA rank (default 8; at most the adapted layers' width)" };
+    public readonly Option<float?> Alpha = new("--alpha") { Description = "LoRA alpha, scale = alpha / rank (default 16)" };
+    public readonly Option<string?> Targets = new("--targets") { Description = "LoRA target projections, comma separated (default "
+        + "query,value; also key, attention.output.dense, intermediate.dense, output.dense)" };
+    public readonly Option<int?> FreezeLayers = new("--freeze-layers") { Description = "full fine-tuning: freeze the embeddings "
+        + "and the lowest N layers" };
     public readonly Option<bool> FreezeEmbeddings = new("--freeze-embeddings") { Description = "full fine-tuning: freeze the embeddings" };
     public readonly Option<int> BatchSize = new("--batch-size") { Description = "examples per step", DefaultValueFactory = _ => 16 };
     public readonly Option<float?> LearningRate = new("--lr") { Description = "peak learning rate (default: the method preset's rate for "
@@ -50,16 +49,36 @@ internal sealed class CommonOptions
             command.Options.Add(o);
     }
 
-    public FineTuneOptions FineTune(ParseResult r) => new()
+    /// <summary>The method and its options, validated: ranges, and every option given must apply to the method.</summary>
+    public FineTuneOptions FineTune(ParseResult r)
     {
-        Method = PeftRegistry.Preset(r.GetValue(Method)!).Name,
-        Rank = Positive(r.GetValue(Rank), "--rank"),
-        Alpha = r.GetValue(Alpha),
-        Targets = r.GetValue(Targets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-        FreezeLayers = r.GetValue(FreezeLayers) is var n and > 0 ? n : null,
-        FreezeEmbeddings = r.GetValue(FreezeEmbeddings),
-        Seed = r.GetValue(Seed),
-    };
+        var options = new FineTuneOptions
+        {
+            Method = PeftRegistry.Preset(r.GetValue(Method)!).Name,
+            Rank = r.GetValue(Rank),
+            Alpha = r.GetValue(Alpha),
+            Targets = r.GetValue(Targets)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            FreezeLayers = r.GetValue(FreezeLayers),
+            FreezeEmbeddings = r.GetValue(FreezeEmbeddings),
+            Seed = r.GetValue(Seed),
+        };
+        options.Validate();
+        // Rank is bounded by the adapted layers (the injection checks every layer; MiniLM's narrowest side is its width).
+        int width = Nn.BertConfig.MiniLmL6.HiddenSize;
+        if (options.Rank > width)
+            throw new ArgumentException($"--rank is {options.Rank}, expected at most {width} (MiniLM's layers are {width} wide)");
+        return options;
+    }
+
+    /// <summary>The settings a checkpoint records besides the engine's, so --resume refuses a different method or length.</summary>
+    public static IReadOnlyDictionary<string, string> RunSettings(FineTuneOptions method, int maxLength, TruncationMode truncation) =>
+        new Dictionary<string, string>
+        {
+            ["method"] = method.Describe(),
+            ["targets"] = method.Targets is null ? "(preset)" : string.Join(",", method.Targets),
+            ["max_length"] = maxLength.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["truncation"] = truncation.ToString(),
+        };
 
     public TrainOptions Train(ParseResult r, FineTuneOptions method) => new()
     {

@@ -43,7 +43,7 @@ internal static class CompareCommand
         {
             model, methods, steps, batch, trainExamples, testExamples, maxLength, truncation, output, threads, seed,
         };
-        command.SetAction(r => CliErrors.Run(() =>
+        command.SetAction(r => CliErrors.Run(r, () =>
         {
             CpuParallel.Threads = CommonOptions.Positive(r.GetValue(threads), "--threads");
             var which = r.GetValue(model)!.ToLowerInvariant();
@@ -53,6 +53,7 @@ internal static class CompareCommand
                 "vit" => ModelFamily.Vit,
                 _ => throw new ArgumentException($"--model must be minilm or vit, got '{which}'"),
             };
+            OutputFolder.Check(r.GetValue(output) ?? $"compare-{which}");
             var names = r.GetValue(methods) is { } list
                 ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                     .Select(n => PeftRegistry.Preset(n).Name).ToList()

@@ -24,10 +24,11 @@ internal static class DemoCommand
         {
             steps, batch, maxLength, test, method, output,
         };
-        command.SetAction(r => CliErrors.Run(() =>
+        command.SetAction(r => CliErrors.Run(r, () =>
         {
             var clock = Stopwatch.StartNew();
             var fineTune = new FineTuneOptions { Method = PeftRegistry.Preset(r.GetValue(method)!).Name };
+            OutputFolder.Check(r.GetValue(output));
             int maxTokens = CommonOptions.ValidMaxLength(r.GetValue(maxLength));
             var settings = new ImdbRun.Settings(
                 fineTune,

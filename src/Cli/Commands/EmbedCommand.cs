@@ -19,7 +19,7 @@ internal static class EmbedCommand
             + "sentence-transformers does)" };
         var batch = new Option<int>("--batch-size") { Description = "sentences per forward pass", DefaultValueFactory = _ => 32 };
         var command = new Command("embed", "Write sentence embeddings of each line of a file") { model, input, output, normalize, batch };
-        command.SetAction(r => CliErrors.Run(() =>
+        command.SetAction(r => CliErrors.Run(r, () =>
         {
             if (!string.Equals(r.GetValue(model), "minilm", StringComparison.OrdinalIgnoreCase))
                 throw new ArgumentException($"--model: only 'minilm' (all-MiniLM-L6-v2) is available, got '{r.GetValue(model)}'");

@@ -20,7 +20,7 @@ internal static class EvalCommand
         var maxLength = new Option<int>("--max-length") { Description = "tokens per review", DefaultValueFactory = _ => 256 };
         var truncation = CommonOptions.TruncationOption();
         var command = new Command("eval", "Evaluate a fine-tuned model on IMDB reviews") { model, split, examples, maxLength, truncation };
-        command.SetAction(r => CliErrors.Run(() =>
+        command.SetAction(r => CliErrors.Run(r, () =>
         {
             var dir = r.GetValue(model)!;
             if (Directory.Exists(Path.Combine(dir, "model"))) dir = Path.Combine(dir, "model");

@@ -13,8 +13,8 @@ internal static class GpuCheckCommand
         var iterations = new Option<int>("--iterations") { Description = "timed launches per kernel", DefaultValueFactory = _ => 20 };
         var command = new Command("gpu-check", "Check every CUDA kernel against the CPU backend and time it "
             + "(needs an NVIDIA GPU)") { scale, iterations };
-        command.SetAction(r => GpuCheck.Run(Console.Out, null, r.GetValue(scale),
-            CommonOptions.Positive(r.GetValue(iterations), "--iterations")));
+        command.SetAction(r => CliErrors.Run(r, () => GpuCheck.Run(Console.Out, null, r.GetValue(scale),
+            CommonOptions.Positive(r.GetValue(iterations), "--iterations"))));
         return command;
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Finetune.App;
 using Finetune.App.Reporting;
+using Finetune.Nn;
 using Finetune.Nn.Data;
 using Finetune.Nn.IO;
 using Finetune.Nn.Text;
@@ -32,6 +33,10 @@ internal static class ImdbRun
         tokenizer.Truncation = s.Truncation;
         using var prepared = Status("Loading all-MiniLM-L6-v2 and preparing " + s.Method.Describe(), () => FineTuning.MiniLm(s.Method));
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(prepared.Report.ToString())}[/]");
+        // Refuse a run that cannot fit before its first step, with the estimate (the host is the only device of these verbs).
+        var estimate = MemoryEstimate.ForTraining(BertConfig.MiniLmL6, prepared.Report.Total, prepared.Report.Trainable, s.Train.BatchSize,
+            s.MaxLength + (s.Method.VirtualTokens ?? 20));
+        estimate.Check(MemoryEstimate.HostAvailableBytes(), "host memory");
         var classifier = prepared.Classifier;
         var data = TextClassification.Data(tokenizer, train, validation);
         TrainingReport report;

@@ -47,7 +47,7 @@ internal static class PretrainVitCommand
         {
             steps, batch, lr, trainExamples, testExamples, hidden, layers, output, threads, seed,
         };
-        command.SetAction(r => CliErrors.Run(() =>
+        command.SetAction(r => CliErrors.Run(r, () =>
         {
             CpuParallel.Threads = CommonOptions.Positive(r.GetValue(threads), "--threads");
             Pretrain(new Settings
@@ -69,6 +69,7 @@ internal static class PretrainVitCommand
     /// <summary>Trains, scores on the held-out images of the same classes, caches in <paramref name="dir"/> and prints one table.</summary>
     public static void Pretrain(Settings s, string dir)
     {
+        OutputFolder.Check(dir);
         var config = new VitConfig { HiddenSize = s.Hidden, NumLayers = s.Layers, NumHeads = 4, IntermediateSize = 2 * s.Hidden };
         config.Validate();
         var (train, test) = FashionMnistRun.Load(VitCheckpoint.PretrainClasses, s.TrainExamples, s.TestExamples);

@@ -25,16 +25,26 @@ internal static class TrainCommand
             DefaultValueFactory = _ => 1 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "save a resumable checkpoint every N "
             + "steps (needs --output)", DefaultValueFactory = _ => 0 };
-        var resume = new Option<string?>("--resume") { Description = "continue from a checkpoint directory" };
+        var resume = new Option<string?>("--resume") { Description = "continue from a checkpoint directory (its settings must equal this " +
+            "run's)" };
+        var force = new Option<bool>("--force") { Description = "with --resume: continue even when the checkpoint's settings differ" };
         var command = new Command("train", "Fine-tune all-MiniLM-L6-v2 on IMDB reviews with any registered method (--method)")
         {
             epochs, maxSteps, trainExamples, testExamples, validationExamples, evalEvery, patience, accumulation, checkpointEvery, resume,
+            force,
         };
         common.AddTo(command);
-        command.SetAction(r => CliErrors.Run(() =>
+        command.SetAction(r => CliErrors.Run(r, () =>
         {
+            // Every argument is checked before any work: a mistake costs a second, not a run.
             common.ApplyThreads(r);
             var method = common.FineTune(r);
+            var output = r.GetValue(common.Output);
+            OutputFolder.Check(output);
+            int maxTokens = common.MaxTokens(r);
+            if (r.GetValue(force) && r.GetValue(resume) is null) throw new ArgumentException("--force applies only with --resume");
+            if (r.GetValue(resume) is { } from && !Directory.Exists(from))
+                throw new DirectoryNotFoundException($"--resume: '{from}' is not a folder");
             var train = common.Train(r, method) with
             {
                 Epochs = r.GetValue(epochs),
@@ -44,9 +54,10 @@ internal static class TrainCommand
                 GradientAccumulation = r.GetValue(accumulation),
                 CheckpointEvery = r.GetValue(checkpointEvery),
                 ResumeFrom = r.GetValue(resume),
+                ForceResume = r.GetValue(force),
+                RunSettings = CommonOptions.RunSettings(method, maxTokens, r.GetValue(common.Truncation)),
             };
-            var output = r.GetValue(common.Output);
-            var row = ImdbRun.Execute(new ImdbRun.Settings(method, train, common.MaxTokens(r), r.GetValue(trainExamples),
+            var row = ImdbRun.Execute(new ImdbRun.Settings(method, train, maxTokens, r.GetValue(trainExamples),
                 r.GetValue(testExamples), r.GetValue(validationExamples), output is null ? null : Path.Combine(output, "model"),
                 r.GetValue(common.Truncation)));
             ResultTable.Print("IMDB sentiment, all-MiniLM-L6-v2", new[] { row });

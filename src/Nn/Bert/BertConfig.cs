@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Finetune.Nn.IO;
 
 namespace Finetune.Nn;
 
@@ -32,17 +33,43 @@ public sealed record BertConfig
         HiddenSize = 384, NumLayers = 6, NumHeads = 12, IntermediateSize = 1536,
     };
 
-    public int HeadDim => HiddenSize / NumHeads;
+    /// <summary>Hidden size per head (0 while <see cref="NumHeads"/> is invalid, so printing the record never throws).</summary>
+    public int HeadDim => NumHeads > 0 ? HiddenSize / NumHeads : 0;
 
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first field (config.json name) out of range and its value.</summary>
     public void Validate()
     {
-        if (VocabSize <= 0 || HiddenSize <= 0 || NumLayers < 0 || NumHeads <= 0 || IntermediateSize <= 0 || MaxPositions <= 0
-            || TypeVocabSize <= 0)
-            throw new ArgumentException($"bert config: sizes must be positive: {this}");
+        static void Range(string field, long value, long min, long max)
+        {
+            if (value < min || value > max)
+                throw new ArgumentException($"bert config: field '{field}' is {value}, expected an integer in [{min}, {max}]");
+        }
+        Range("vocab_size", VocabSize, 1, MaxVocab);
+        Range("hidden_size", HiddenSize, 1, MaxWidth);
+        Range("num_hidden_layers", NumLayers, 0, MaxLayers);
+        Range("num_attention_heads", NumHeads, 1, HiddenSize);
+        Range("intermediate_size", IntermediateSize, 1, MaxWidth * 8);
+        Range("max_position_embeddings", MaxPositions, 1, MaxWidth);
+        Range("type_vocab_size", TypeVocabSize, 1, MaxWidth);
         if (HiddenSize % NumHeads != 0)
-            throw new ArgumentException($"bert config: hidden size {HiddenSize} is not divisible by {NumHeads} heads");
+            throw new ArgumentException($"bert config: field 'hidden_size' is {HiddenSize}, expected a multiple of num_attention_heads " +
+                $"({NumHeads})");
+        CheckProbability("hidden_dropout_prob", HiddenDropout);
+        CheckProbability("attention_probs_dropout_prob", AttentionDropout);
+        if (!(LayerNormEps > 0 && LayerNormEps <= 1))
+            throw new ArgumentException($"bert config: field 'layer_norm_eps' is {LayerNormEps}, expected a number in (0, 1]");
+        if (!(InitializerRange >= 0 && InitializerRange <= 10))
+            throw new ArgumentException($"bert config: field 'initializer_range' is {InitializerRange}, expected a number in [0, 10]");
         if (HiddenAct is not ("gelu" or "gelu_new" or "gelu_pytorch_tanh"))
-            throw new ArgumentException($"bert config: unsupported hidden_act '{HiddenAct}' (gelu, gelu_new, gelu_pytorch_tanh)");
+            throw new ArgumentException($"bert config: field 'hidden_act' is '{HiddenAct}', expected gelu, gelu_new or gelu_pytorch_tanh");
+    }
+
+    /// <summary>Bounds far above any BERT or ViT, low enough that a hostile config cannot ask for terabytes.</summary>
+    public const int MaxVocab = 10_000_000, MaxWidth = 65_536, MaxLayers = 1_000;
+
+    internal static void CheckProbability(string field, float p)
+    {
+        if (!(p >= 0 && p < 1)) throw new ArgumentException($"config: field '{field}' is {p}, expected a probability in [0, 1)");
     }
 
     public string ToJson()
@@ -69,72 +96,38 @@ public sealed record BertConfig
     }
 
     /// <summary>Reads a Hugging Face BERT config.json; missing keys keep their defaults.</summary>
-    public static BertConfig FromJson(string json, string source = "config.json")
+    public static BertConfig FromJson(string json, string source = "config.json") => FromJson(JsonFields.Parse(json, source));
+
+    /// <summary>Reads a parsed config.json; every error names the file, the field, its value and the expected range.</summary>
+    public static BertConfig FromJson(JsonFields f)
     {
-        JsonObject o;
-        try
-        {
-            o = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: the top level is not a JSON object");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{source}: not valid JSON: {e.Message}", e);
-        }
+        if (f.String("model_type", optional: true) is { } type && type != "bert")
+            throw f.Error("model_type", f.Object["model_type"], "'bert'");
         var d = new BertConfig();
         var c = d with
         {
-            VocabSize = Int(o, "vocab_size", d.VocabSize, source),
-            HiddenSize = Int(o, "hidden_size", d.HiddenSize, source),
-            NumLayers = Int(o, "num_hidden_layers", d.NumLayers, source),
-            NumHeads = Int(o, "num_attention_heads", d.NumHeads, source),
-            IntermediateSize = Int(o, "intermediate_size", d.IntermediateSize, source),
-            MaxPositions = Int(o, "max_position_embeddings", d.MaxPositions, source),
-            TypeVocabSize = Int(o, "type_vocab_size", d.TypeVocabSize, source),
-            HiddenDropout = Float(o, "hidden_dropout_prob", d.HiddenDropout, source),
-            AttentionDropout = Float(o, "attention_probs_dropout_prob", d.AttentionDropout, source),
-            LayerNormEps = Float(o, "layer_norm_eps", d.LayerNormEps, source),
-            InitializerRange = Float(o, "initializer_range", d.InitializerRange, source),
-            HiddenAct = o["hidden_act"]?.GetValue<string>() ?? d.HiddenAct,
-            PreLayerNorm = o["pre_layer_norm"]?.GetValue<bool>() ?? false,
+            VocabSize = f.Int("vocab_size", 1, MaxVocab, d.VocabSize),
+            HiddenSize = f.Int("hidden_size", 1, MaxWidth, d.HiddenSize),
+            NumLayers = f.Int("num_hidden_layers", 0, MaxLayers, d.NumLayers),
+            NumHeads = f.Int("num_attention_heads", 1, MaxWidth, d.NumHeads),
+            IntermediateSize = f.Int("intermediate_size", 1, MaxWidth * 8, d.IntermediateSize),
+            MaxPositions = f.Int("max_position_embeddings", 1, MaxWidth, d.MaxPositions),
+            TypeVocabSize = f.Int("type_vocab_size", 1, MaxWidth, d.TypeVocabSize),
+            HiddenDropout = f.Float("hidden_dropout_prob", 0, 0.999f, d.HiddenDropout),
+            AttentionDropout = f.Float("attention_probs_dropout_prob", 0, 0.999f, d.AttentionDropout),
+            LayerNormEps = f.Float("layer_norm_eps", 0, 1, d.LayerNormEps, minExclusive: true),
+            InitializerRange = f.Float("initializer_range", 0, 10, d.InitializerRange),
+            HiddenAct = f.Choice("hidden_act", d.HiddenAct, "gelu", "gelu_new", "gelu_pytorch_tanh"),
+            PreLayerNorm = f.Bool("pre_layer_norm", false),
         };
-        if (o["model_type"]?.GetValue<string>() is { } type && type != "bert")
-            throw new InvalidDataException($"{source}: field 'model_type' is '{type}', expected 'bert'");
         try
         {
             c.Validate();
         }
         catch (ArgumentException e)
         {
-            throw new InvalidDataException($"{source}: {e.Message}", e);
+            throw new InvalidDataException($"{f.Source}: {ErrorText.OneLine(e)}", e);
         }
         return c;
-    }
-
-    private static int Int(JsonObject o, string key, int fallback, string source)
-    {
-        var n = o[key];
-        if (n is null) return fallback;
-        try
-        {
-            return n.GetValue<int>();
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
-        {
-            throw new InvalidDataException($"{source}: field '{key}' must be an integer, got {n.ToJsonString()}", e);
-        }
-    }
-
-    private static float Float(JsonObject o, string key, float fallback, string source)
-    {
-        var n = o[key];
-        if (n is null) return fallback;
-        try
-        {
-            return (float)n.GetValue<double>();
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
-        {
-            throw new InvalidDataException($"{source}: field '{key}' must be a number, got {n.ToJsonString()}", e);
-        }
     }
 }

@@ -6,21 +6,23 @@ public static class BertCheckpoint
     public const string ConfigFile = "config.json";
     public const string WeightsFile = "model.safetensors";
 
-    /// <summary>Writes the model's config and weights into <paramref name="directory"/> (each file atomically).</summary>
+    /// <summary>Writes the model's config and weights as one folder swapped in by rename (<see cref="AtomicDirectory"/>).</summary>
     public static void Save(BertModel model, string directory)
     {
         ArgumentNullException.ThrowIfNull(model);
-        Directory.CreateDirectory(directory);
-        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), model.Config.ToJson());
-        var state = model.StateDict();
-        try
+        AtomicDirectory.Write(directory, tmp =>
         {
-            SafeTensors.Save(Path.Combine(directory, WeightsFile), state, new Dictionary<string, string> { ["format"] = "pt" });
-        }
-        finally
-        {
-            foreach (var t in state.Values) t.Dispose();
-        }
+            AtomicFile.WriteAllText(Path.Combine(tmp, ConfigFile), model.Config.ToJson());
+            var state = model.StateDict();
+            try
+            {
+                SafeTensors.Save(Path.Combine(tmp, WeightsFile), state, new Dictionary<string, string> { ["format"] = "pt" });
+            }
+            finally
+            {
+                foreach (var t in state.Values) t.Dispose();
+            }
+        });
     }
 
     /// <summary>
@@ -33,7 +35,7 @@ public static class BertCheckpoint
         if (!File.Exists(configPath))
             throw new FileNotFoundException($"{configPath}: not found (a BERT checkpoint needs "
                 + $"{ConfigFile} and {WeightsFile})", configPath);
-        var config = BertConfig.FromJson(File.ReadAllText(configPath), configPath);
+        var config = BertConfig.FromJson(JsonFields.ReadFile(configPath));
         var raw = SafeTensors.Load(weightsPath);
         try
         {

@@ -71,6 +71,9 @@ public abstract class Optimizer : IDisposable
     /// <summary>Restores state saved by <see cref="StateTensors"/>; shapes must match the parameters.</summary>
     public void LoadState(IReadOnlyDictionary<string, float[]> tensors, int slots)
     {
+        if (slots < 1)
+            throw new ArgumentOutOfRangeException(nameof(slots), slots,
+                $"optimizer state: {slots} slots per parameter, expected at least 1");
         foreach (var p in Parameters)
         {
             if (!tensors.ContainsKey($"{p.Name}/0")) continue;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Finetune.Kernels;
 using Finetune.Nn;
 using Finetune.Nn.Data;
+using Finetune.Nn.IO;
 using Finetune.Nn.Optim;
 using Finetune.Nn.Training;
 
@@ -133,6 +134,31 @@ internal sealed class TrainingRun<TExample>
         _totalSteps = (int)Math.Max(1, micro / options.GradientAccumulation);
         int warmup = options.WarmupSteps ?? (int)MathF.Round(options.WarmupRatio * _totalSteps);
         _schedule = new LearningRateSchedule(warmup, _totalSteps, options.Decay);
+        Settings = ResumeSettings(options, data.Train.Count);
+    }
+
+    /// <summary>What must be equal for a resumed run to continue the run that wrote the checkpoint.</summary>
+    private static SortedDictionary<string, string> ResumeSettings(TrainOptions o, int trainCount)
+    {
+        var s = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["batch_size"] = Checkpoint.Text(o.BatchSize),
+            ["gradient_accumulation"] = Checkpoint.Text(o.GradientAccumulation),
+            ["seed"] = Checkpoint.Text(o.Seed),
+            ["optimizer"] = o.Optimizer.ToString(),
+            ["learning_rate"] = Checkpoint.Text(o.LearningRate),
+            ["weight_decay"] = Checkpoint.Text(o.WeightDecay),
+            ["betas"] = $"{Checkpoint.Text(o.Beta1)},{Checkpoint.Text(o.Beta2)}",
+            ["momentum"] = Checkpoint.Text(o.Momentum),
+            ["warmup"] = o.WarmupSteps is { } w ? $"{w} steps" : $"ratio {Checkpoint.Text(o.WarmupRatio)}",
+            ["decay"] = o.Decay.ToString(),
+            ["max_grad_norm"] = Checkpoint.Text(o.MaxGradNorm),
+            ["length"] = o.MaxSteps is { } m ? $"{m} steps" : $"{o.Epochs} epochs",
+            ["train_examples"] = Checkpoint.Text(trainCount),
+            ["run_name"] = o.RunName,
+        };
+        foreach (var (k, v) in o.RunSettings) s[k] = v;
+        return s;
     }
 
     private Optimizer CreateOptimizer() => _options.Optimizer switch
@@ -143,6 +169,8 @@ internal sealed class TrainingRun<TExample>
 
     public TrainingReport Execute()
     {
+        // Folders of saves that a kill interrupted (checkpoint-N.tmp-PID) go now; an interrupted swap gets its old folder back.
+        if (_options.OutputDirectory is { } output) AtomicDirectory.RecoverAll(output);
         using var optimizer = CreateOptimizer();
         if (_options.ResumeFrom is { } resume) Checkpoint.Load(resume, this, optimizer);
         var memory = Engine.MemoryOf(_model.Module);
@@ -248,7 +276,10 @@ internal sealed class TrainingRun<TExample>
         }
     }
 
-    // What a checkpoint saves and restores.
+    // What a checkpoint saves, restores and checks.
+    internal int TotalSteps => _totalSteps;
+    internal int BatchesPerEpoch => _loader.BatchesPerEpoch;
+    internal SortedDictionary<string, string> Settings { get; }
     internal IReadOnlyList<NamedParameter> Parameters => _parameters;
     internal TrainOptions Options => _options;
     internal int StepNumber { get => _step; set => _step = value; }

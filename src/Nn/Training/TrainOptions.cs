@@ -47,6 +47,15 @@ public sealed record TrainOptions
     /// <summary>A checkpoint directory to continue from.</summary>
     public string? ResumeFrom { get; init; }
 
+    /// <summary>Resume even when the checkpoint was written with other settings (the differences are otherwise refused).</summary>
+    public bool ForceResume { get; init; }
+
+    /// <summary>
+    /// Settings from outside the engine that shape the run (method, rank, sequence length, ...): recorded in every
+    /// checkpoint beside the engine's own and compared on resume.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> RunSettings { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Seed of the data order and of dropout.</summary>
     public ulong Seed { get; init; } = 42;
 

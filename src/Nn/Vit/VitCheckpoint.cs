@@ -22,21 +22,23 @@ public static class VitCheckpoint
     public static string DefaultDirectory(string? cacheDirectory = null) =>
         Path.Combine(cacheDirectory ?? ImdbReviews.DefaultCacheDirectory(), "vit-fashion-mnist-0-4");
 
+    /// <summary>Writes config.json and model.safetensors as one folder swapped in by rename (<see cref="AtomicDirectory"/>).</summary>
     public static void Save(VitModel model, string directory)
     {
         ArgumentNullException.ThrowIfNull(model);
-        Directory.CreateDirectory(directory);
-        var state = model.StateDict();
-        try
+        AtomicDirectory.Write(directory, tmp =>
         {
-            SafeTensors.Save(Path.Combine(directory, WeightsFile), state, new Dictionary<string, string> { ["format"] = "pt" });
-        }
-        finally
-        {
-            foreach (var t in state.Values) t.Dispose();
-        }
-        // The config goes last: its presence marks a complete checkpoint.
-        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), model.Config.ToJson());
+            var state = model.StateDict();
+            try
+            {
+                SafeTensors.Save(Path.Combine(tmp, WeightsFile), state, new Dictionary<string, string> { ["format"] = "pt" });
+            }
+            finally
+            {
+                foreach (var t in state.Values) t.Dispose();
+            }
+            AtomicFile.WriteAllText(Path.Combine(tmp, ConfigFile), model.Config.ToJson());
+        });
     }
 
     public static VitModel Load(string directory)
@@ -45,7 +47,7 @@ public static class VitCheckpoint
         if (!File.Exists(configPath))
             throw new FileNotFoundException($"{configPath}: not found; run 'finetune pretrain-vit' first to "
                 + "train and cache the ViT", configPath);
-        var config = VitConfig.FromJson(File.ReadAllText(configPath), configPath);
+        var config = VitConfig.FromJson(JsonFields.ReadFile(configPath));
         var state = SafeTensors.Load(weightsPath);
         try
         {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Finetune.Nn.IO;
 
 namespace Finetune.Nn;
 
@@ -19,22 +20,42 @@ public sealed record VitConfig
     public float InitializerRange { get; init; } = 0.02f;
 
     /// <summary>Patches per side.</summary>
-    public int Grid => ImageSize / PatchSize;
+    public int Grid => PatchSize > 0 ? ImageSize / PatchSize : 0;
 
     public int NumPatches => Grid * Grid;
 
     /// <summary>Pixel values per patch (the patch projection's input).</summary>
     public int PatchDim => Channels * PatchSize * PatchSize;
 
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first field (config.json name) out of range and its value.</summary>
     public void Validate()
     {
-        if (ImageSize <= 0 || PatchSize <= 0 || Channels <= 0 || HiddenSize <= 0 || NumLayers < 0 || NumHeads <= 0 || IntermediateSize <= 0)
-            throw new ArgumentException($"vit config: sizes must be positive: {this}");
+        static void Range(string field, long value, long min, long max)
+        {
+            if (value < min || value > max)
+                throw new ArgumentException($"vit config: field '{field}' is {value}, expected an integer in [{min}, {max}]");
+        }
+        Range("image_size", ImageSize, 1, MaxImage);
+        Range("patch_size", PatchSize, 1, ImageSize);
+        Range("num_channels", Channels, 1, 64);
+        Range("hidden_size", HiddenSize, 1, BertConfig.MaxWidth);
+        Range("num_hidden_layers", NumLayers, 0, BertConfig.MaxLayers);
+        Range("num_attention_heads", NumHeads, 1, HiddenSize);
+        Range("intermediate_size", IntermediateSize, 1, BertConfig.MaxWidth * 8);
         if (ImageSize % PatchSize != 0)
-            throw new ArgumentException($"vit config: image size {ImageSize} is not divisible by patch size {PatchSize}");
+            throw new ArgumentException($"vit config: field 'image_size' is {ImageSize}, expected a multiple of patch_size ({PatchSize})");
         if (HiddenSize % NumHeads != 0)
-            throw new ArgumentException($"vit config: hidden size {HiddenSize} is not divisible by {NumHeads} heads");
+            throw new ArgumentException($"vit config: field 'hidden_size' is {HiddenSize}, expected a multiple of num_attention_heads " +
+                $"({NumHeads})");
+        BertConfig.CheckProbability("hidden_dropout_prob", HiddenDropout);
+        BertConfig.CheckProbability("attention_probs_dropout_prob", AttentionDropout);
+        if (!(LayerNormEps > 0 && LayerNormEps <= 1))
+            throw new ArgumentException($"vit config: field 'layer_norm_eps' is {LayerNormEps}, expected a number in (0, 1]");
+        if (!(InitializerRange >= 0 && InitializerRange <= 10))
+            throw new ArgumentException($"vit config: field 'initializer_range' is {InitializerRange}, expected a number in [0, 10]");
     }
+
+    private const int MaxImage = 4096;
 
     /// <summary>The encoder layers are BERT layers with layer norm before each sublayer.</summary>
     public BertConfig Encoder => new()
@@ -62,50 +83,36 @@ public sealed record VitConfig
     }.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
 
     /// <summary>Reads a ViT config.json; missing keys keep their defaults, a wrong one is named.</summary>
-    public static VitConfig FromJson(string json, string source = "config.json")
-    {
-        try
-        {
-            var o = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: the top level is not a JSON object");
-            if (o["model_type"]?.GetValue<string>() is { } type && type != "vit")
-                throw new InvalidDataException($"{source}: field 'model_type' is '{type}', expected 'vit'");
-            var d = new VitConfig();
-            int Int(string key, int fallback) => Field(o, key, n => n.GetValue<int>(), fallback, source);
-            float Float(string key, float fallback) => Field(o, key, n => (float)n.GetValue<double>(), fallback, source);
-            var c = new VitConfig
-            {
-                ImageSize = Int("image_size", d.ImageSize),
-                PatchSize = Int("patch_size", d.PatchSize),
-                Channels = Int("num_channels", d.Channels),
-                HiddenSize = Int("hidden_size", d.HiddenSize),
-                NumLayers = Int("num_hidden_layers", d.NumLayers),
-                NumHeads = Int("num_attention_heads", d.NumHeads),
-                IntermediateSize = Int("intermediate_size", d.IntermediateSize),
-                HiddenDropout = Float("hidden_dropout_prob", d.HiddenDropout),
-                AttentionDropout = Float("attention_probs_dropout_prob", d.AttentionDropout),
-                LayerNormEps = Float("layer_norm_eps", d.LayerNormEps),
-                InitializerRange = Float("initializer_range", d.InitializerRange),
-            };
-            c.Validate();
-            return c;
-        }
-        catch (Exception e) when (e is JsonException or ArgumentException)
-        {
-            throw new InvalidDataException($"{source}: {e.Message}", e);
-        }
-    }
+    public static VitConfig FromJson(string json, string source = "config.json") => FromJson(JsonFields.Parse(json, source));
 
-    private static T Field<T>(JsonObject o, string key, Func<JsonNode, T> read, T fallback, string source)
+    /// <summary>Reads a parsed config.json; every error names the file, the field, its value and the expected range.</summary>
+    public static VitConfig FromJson(JsonFields f)
     {
-        var n = o[key];
-        if (n is null) return fallback;
+        if (f.String("model_type", optional: true) is { } type && type != "vit")
+            throw f.Error("model_type", f.Object["model_type"], "'vit'");
+        var d = new VitConfig();
+        var c = new VitConfig
+        {
+            ImageSize = f.Int("image_size", 1, MaxImage, d.ImageSize),
+            PatchSize = f.Int("patch_size", 1, MaxImage, d.PatchSize),
+            Channels = f.Int("num_channels", 1, 64, d.Channels),
+            HiddenSize = f.Int("hidden_size", 1, BertConfig.MaxWidth, d.HiddenSize),
+            NumLayers = f.Int("num_hidden_layers", 0, BertConfig.MaxLayers, d.NumLayers),
+            NumHeads = f.Int("num_attention_heads", 1, BertConfig.MaxWidth, d.NumHeads),
+            IntermediateSize = f.Int("intermediate_size", 1, BertConfig.MaxWidth * 8, d.IntermediateSize),
+            HiddenDropout = f.Float("hidden_dropout_prob", 0, 0.999f, d.HiddenDropout),
+            AttentionDropout = f.Float("attention_probs_dropout_prob", 0, 0.999f, d.AttentionDropout),
+            LayerNormEps = f.Float("layer_norm_eps", 0, 1, d.LayerNormEps, minExclusive: true),
+            InitializerRange = f.Float("initializer_range", 0, 10, d.InitializerRange),
+        };
         try
         {
-            return read(n);
+            c.Validate();
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        catch (ArgumentException e)
         {
-            throw new InvalidDataException($"{source}: field '{key}' has the wrong type: {n.ToJsonString()}", e);
+            throw new InvalidDataException($"{f.Source}: {ErrorText.OneLine(e)}", e);
         }
+        return c;
     }
 }

@@ -17,6 +17,8 @@ public sealed record Ia3Config : PeftConfig
     public override void Validate()
     {
         if (TargetModules.Count == 0) throw new ArgumentException("ia3: field 'target_modules' is empty");
+        CheckNames("target_modules", TargetModules);
+        CheckNames("feedforward_modules", FeedforwardModules);
         foreach (var f in FeedforwardModules)
             if (!TargetModules.Contains(f))
                 throw new ArgumentException($"ia3: field 'feedforward_modules' holds '{f}', which is not in 'target_modules'");

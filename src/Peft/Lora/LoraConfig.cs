@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Finetune.Nn;
+using Finetune.Nn.IO;
 
 namespace Finetune.Peft.Lora;
 
@@ -41,15 +43,18 @@ public sealed record LoraConfig : PeftConfig
 
     public override void Validate()
     {
-        if (Rank <= 0) throw new ArgumentOutOfRangeException(nameof(Rank), Rank, "lora: rank must be positive");
-        if (!(Alpha > 0)) throw new ArgumentOutOfRangeException(nameof(Alpha), Alpha, "lora: alpha must be positive");
+        if (Rank is <= 0 or > MaxRank) throw new ArgumentException($"lora: field 'r' is {Rank}, expected an integer in [1, {MaxRank}]");
+        if (!(Alpha > 0 && float.IsFinite(Alpha)))
+            throw new ArgumentException($"lora: field 'lora_alpha' is {Alpha}, expected a positive number");
         if (!(Dropout >= 0 && Dropout < 1))
-            throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "lora: dropout must be in [0, 1)");
-        if (TargetModules.Count == 0 && TargetRegex is null) throw new ArgumentException("lora: no target modules given");
+            throw new ArgumentException($"lora: field 'lora_dropout' is {Dropout}, expected a number in [0, 1)");
+        if (TargetModules.Count == 0 && TargetRegex is null)
+            throw new ArgumentException("lora: field 'target_modules' is [], expected at least one name (or a target_regex)");
+        CheckNames("target_modules", TargetModules);
     }
 
-    public bool IsTarget(string path) =>
-        Targets.Matches(path, TargetModules) || (TargetRegex is not null && Regex.IsMatch(path, $"^(?:{TargetRegex})$"));
+    public bool IsTarget(string path) => Targets.Matches(path, TargetModules) || (TargetRegex is not null && Regex.IsMatch(path,
+        $"^(?:{TargetRegex})$"));
 
     /// <summary>PEFT's adapter_config.json fields.</summary>
     public override string ToJson() => new JsonObject
@@ -67,47 +72,48 @@ public sealed record LoraConfig : PeftConfig
         ["seed"] = Seed,
     }.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
 
-    public static LoraConfig FromJson(string json, string source = "adapter_config.json")
+    public static LoraConfig FromJson(string json, string source = "adapter_config.json") => FromJson(JsonFields.Parse(json, source));
+
+    /// <summary>PEFT's LoRA adapter_config.json; every error names the file, the field, its value and what was expected.</summary>
+    public static LoraConfig FromJson(JsonFields f)
     {
+        if (f.String("peft_type", optional: true) is { } type && type != "LORA")
+            throw f.Error("peft_type", f.Object["peft_type"], "'LORA'");
+        var d = new LoraConfig();
+        var c = d with
+        {
+            Rank = f.Int("r", 1, MaxRank, d.Rank),
+            Alpha = f.Float("lora_alpha", 0, 1e6f, d.Alpha, minExclusive: true),
+            Dropout = f.Float("lora_dropout", 0, 0.999f, d.Dropout),
+            TargetModules = f.Strings("target_modules", d.TargetModules),
+            TargetRegex = f.String("target_regex", optional: true),
+            UseRsLora = f.Bool("use_rslora", false),
+            UseDora = f.Bool("use_dora", false),
+            ModulesToSave = f.Strings("modules_to_save", d.ModulesToSave),
+            Seed = f.ULong("seed", 0UL),
+        };
+        if (c.TargetRegex is { } regex)
+        {
+            try
+            {
+                _ = new Regex(regex, RegexOptions.None, TimeSpan.FromSeconds(1));
+            }
+            catch (ArgumentException)
+            {
+                throw f.Error("target_regex", f.Object["target_regex"], "a valid regular expression");
+            }
+        }
         try
         {
-            var o = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: the top level is not a JSON object");
-            if (o["peft_type"]?.GetValue<string>() is { } type && type != "LORA")
-                throw new InvalidDataException($"{source}: field 'peft_type' is '{type}', expected 'LORA'");
-            var d = new LoraConfig();
-            T Read<T>(string key, Func<JsonNode, T> read, T fallback)
-            {
-                var n = o[key];
-                if (n is null) return fallback;
-                try
-                {
-                    return read(n);
-                }
-                catch (Exception e) when (e is InvalidOperationException or FormatException)
-                {
-                    throw new InvalidDataException($"field '{key}' has the wrong type: {n.ToJsonString()}", e);
-                }
-            }
-            static string[] Strings(JsonNode n) => n.AsArray().Select(x => x!.GetValue<string>()).ToArray();
-            var c = d with
-            {
-                Rank = Read("r", n => n.GetValue<int>(), d.Rank),
-                Alpha = Read("lora_alpha", n => (float)n.GetValue<double>(), d.Alpha),
-                Dropout = Read("lora_dropout", n => (float)n.GetValue<double>(), d.Dropout),
-                TargetModules = Read<IReadOnlyList<string>>("target_modules", Strings, d.TargetModules),
-                TargetRegex = Read<string?>("target_regex", n => n.GetValue<string>(), null),
-                UseRsLora = Read("use_rslora", n => n.GetValue<bool>(), false),
-                UseDora = Read("use_dora", n => n.GetValue<bool>(), false),
-                ModulesToSave = Read<IReadOnlyList<string>>("modules_to_save", Strings, d.ModulesToSave),
-                Seed = Read("seed", n => n.GetValue<ulong>(), 0UL),
-            };
             c.Validate();
-            return c;
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException
-                                      or InvalidDataException)
+        catch (ArgumentException e)
         {
-            throw new InvalidDataException($"{source}: {e.Message}", e);
+            throw new InvalidDataException($"{f.Source}: {ErrorText.OneLine(e)}", e);
         }
+        return c;
     }
+
+    /// <summary>A bound far above any useful rank; the real bound is the adapted layer's size, checked at injection.</summary>
+    public const int MaxRank = 65_536;
 }

@@ -21,6 +21,12 @@ public static class LoraInjector
                 + $"{(config.TargetRegex is null ? "" : $" or regex '{config.TargetRegex}'")}; "
                 + $"Linear paths include: {string.Join(", ", linears)}");
         }
+        // A rank above the layer's smaller side adds parameters without adding expressiveness (and r=100000 fills memory).
+        foreach (var (path, linear) in targets)
+            if (config.Rank > Math.Min(linear.InFeatures, linear.OutFeatures))
+                throw new ArgumentException($"lora: rank {config.Rank} is larger than layer '{path}' allows ({linear.InFeatures} in, " +
+                    $"{linear.OutFeatures} out); " +
+                                            $"expected a rank of at most {Math.Min(linear.InFeatures, linear.OutFeatures)}");
         foreach (var (path, linear) in targets)
             injection.Replace(path, new LoraLinear(linear, config.Rank, config.Scale, config.Dropout, injection.Generator, config.UseDora));
     }

@@ -1,3 +1,4 @@
+using Finetune.Nn.IO;
 
 namespace Finetune.Peft.Lora;
 
@@ -8,5 +9,5 @@ public sealed class LoraMethod : PeftMethod<LoraConfig>
 
     protected override void Inject(LoraConfig config, Injection injection) => LoraInjector.Inject(config, injection);
 
-    protected override LoraConfig Parse(string json, string source) => LoraConfig.FromJson(json, source);
+    protected override LoraConfig Parse(JsonFields fields) => LoraConfig.FromJson(fields);
 }

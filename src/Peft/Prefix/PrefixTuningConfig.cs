@@ -1,3 +1,4 @@
+using Finetune.Peft.Prompts;
 
 namespace Finetune.Peft.Prefix;
 
@@ -22,13 +23,14 @@ public sealed record PrefixTuningConfig : PeftConfig
 
     public override void Validate()
     {
-        if (NumVirtualTokens <= 0)
-            throw new ArgumentOutOfRangeException(nameof(NumVirtualTokens), NumVirtualTokens, "prefix tuning: field "
-                + "'num_virtual_tokens' must be positive");
-        if (ProjectionHidden <= 0)
-            throw new ArgumentOutOfRangeException(nameof(ProjectionHidden), ProjectionHidden, "prefix tuning: field "
-                + "'projection_hidden' must be positive");
-        if (!(InitStd > 0))
+        int maxTokens = PromptTuningConfig.MaxVirtualTokens;
+        if (NumVirtualTokens <= 0 || NumVirtualTokens > maxTokens)
+            throw new ArgumentException($"prefix tuning: field 'num_virtual_tokens' is {NumVirtualTokens}, expected an integer in [1, " +
+                $"{maxTokens}]");
+        if (ProjectionHidden is <= 0 or > 65_536)
+            throw new ArgumentException($"prefix tuning: field 'projection_hidden' is {ProjectionHidden}, expected an integer in [1, " +
+                $"65536]");
+        if (!(InitStd > 0 && float.IsFinite(InitStd)))
             throw new ArgumentOutOfRangeException(nameof(InitStd), InitStd, "prefix tuning: field 'init_std' must be positive");
     }
 }

@@ -22,12 +22,15 @@ public sealed record PromptTuningConfig : PeftConfig
     /// <summary>VPT-deep: a fresh set of tokens for every layer (ViT only).</summary>
     public bool Deep { get; init; }
 
+    /// <summary>More virtual tokens than any position table holds.</summary>
+    public const int MaxVirtualTokens = 4096;
+
     public override void Validate()
     {
-        if (NumVirtualTokens <= 0)
-            throw new ArgumentOutOfRangeException(nameof(NumVirtualTokens), NumVirtualTokens, "prompt tuning: field "
-                + "'num_virtual_tokens' must be positive");
-        if (!(InitStd > 0))
+        if (NumVirtualTokens is <= 0 or > MaxVirtualTokens)
+            throw new ArgumentException($"prompt tuning: field 'num_virtual_tokens' is {NumVirtualTokens}, expected an integer in [1, " +
+                $"{MaxVirtualTokens}]");
+        if (!(InitStd > 0 && float.IsFinite(InitStd)))
             throw new ArgumentOutOfRangeException(nameof(InitStd), InitStd, "prompt tuning: field 'init_std' must be positive");
         if (InitTokenIds.Any(i => i < 0)) throw new ArgumentException("prompt tuning: field 'init_token_ids' holds a negative id");
     }
