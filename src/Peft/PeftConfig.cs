@@ -63,6 +63,8 @@ public abstract record PeftConfig
         string source = fields.Source;
         var body = fields.Object.DeepClone().AsObject();
         body.Remove("peft_type");
+        // A null field means "not given" (its default), never a null list that the injection would dereference.
+        foreach (var key in body.Where(kv => kv.Value is null).Select(kv => kv.Key).ToList()) body.Remove(key);
         RejectNullItems(fields, body, "");
         T config;
         try
@@ -73,8 +75,8 @@ public abstract record PeftConfig
         {
             // System.Text.Json names the offending member in Path ("$.reduction_factor") or in the message (unknown fields).
             var field = e.Path is { Length: > 2 } p ? p[2..] : "?";
-            throw new InvalidDataException($"{source}: field '{field}' is {JsonFields.Show(FieldValue(body, field))}, expected " +
-                $"{Expected(e)}", e);
+            throw new InvalidDataException($"{source}: field '{JsonFields.Printable(field)}' is {JsonFields.Show(FieldValue(body,
+                field))}, expected {Expected(e)}", e);
         }
         try
         {

@@ -8,7 +8,7 @@ namespace Finetune.Tests.Training;
 public class EngineTests
 {
     /// <summary>A small MLP classifier with dropout, so resume must restore the dropout stream too.</summary>
-    private sealed class Mlp : Module, IClassifier
+    internal sealed class Mlp : Module, IClassifier
     {
         public Mlp(int inputs, int hidden, int classes, ulong seed)
         {
@@ -24,7 +24,7 @@ public class EngineTests
             Child<Linear>("fc2").Forward(Child<Dropout>("drop").Forward(Child<Linear>("fc1").Forward(batch["x"]).Gelu()));
     }
 
-    private sealed record Example(float[] X, int Label);
+    internal sealed record Example(float[] X, int Label);
 
     /// <summary>Three Gaussian blobs in 8 dims.</summary>
     private static List<Example> Blobs(int count, ulong seed)
@@ -43,7 +43,7 @@ public class EngineTests
         new Dictionary<string, Tensor> { ["x"] = Tensor.FromArray(items.SelectMany(e => e.X).ToArray(), items.Count, 8) },
         Tensor.FromArray(items.Select(e => e.Label).ToArray(), items.Count));
 
-    private static ClassificationData<Example> Data() => new(Blobs(600, 1), Blobs(150, 2), Collate);
+    internal static ClassificationData<Example> Data() => new(Blobs(600, 1), Blobs(150, 2), Collate);
 
     private static string TempDir() => Directory.CreateTempSubdirectory("finetune-engine-").FullName;
 

@@ -69,6 +69,11 @@ public sealed class JsonFields
         {
             throw new InvalidDataException($"{source}: not valid JSON: {ErrorText.OneLine(e)}", e);
         }
+        catch (InvalidOperationException e)
+        {
+            // A string escape that is not text, such as a lone UTF-16 surrogate "\ud800".
+            throw new InvalidDataException($"{source}: a string in the file is not valid text ({ErrorText.OneLine(e)})", e);
+        }
         if (root is not JsonObject o)
             throw new InvalidDataException($"{source}: the top level is {Kind(root)}, expected a JSON object");
         return new JsonFields(o, source, "");
@@ -82,7 +87,8 @@ public sealed class JsonFields
             foreach (var p in e.EnumerateObject())
             {
                 string child = path.Length == 0 ? p.Name : path + "." + p.Name;
-                if (!seen.Add(p.Name)) throw new InvalidDataException($"{source}: field '{child}' appears twice; expected each key once");
+                if (!seen.Add(p.Name))
+                    throw new InvalidDataException($"{source}: field '{Printable(child)}' appears twice; expected each key once");
                 CheckDuplicates(p.Value, child, source);
             }
         }
@@ -91,6 +97,8 @@ public sealed class JsonFields
             int i = 0;
             foreach (var item in e.EnumerateArray()) CheckDuplicates(item, $"{path}[{i++}]", source);
         }
+        else if (e.ValueKind == JsonValueKind.String)
+            _ = e.GetString();
     }
 
     public bool Has(string key) => Object[key] is not null;
@@ -240,18 +248,27 @@ public sealed class JsonFields
 
     /// <summary>An error naming the file, the field and its value: "file: field 'x' is V, expected E".</summary>
     public InvalidDataException Error(string key, JsonNode? value, string expected) =>
-        new($"{Source}: field '{Path(key)}' is {Show(value)}, expected {expected}");
+        new($"{Source}: field '{Printable(Path(key))}' is {Show(value)}, expected {expected}");
 
     private JsonNode? Value(string key, bool optional)
     {
         var n = Object[key];
         if (n is null && !optional)
-            throw new InvalidDataException($"{Source}: field '{Path(key)}' is {(Object.ContainsKey(key) ? "null" : "missing")}, expected " +
-                $"a value");
+            throw new InvalidDataException($"{Source}: field '{Printable(Path(key))}' is {(Object.ContainsKey(key) ? "null"
+                : "missing")}, expected a value");
         return n;
     }
 
     private string Path(string key) => Prefix.Length == 0 ? key : Prefix + "." + key;
+
+    /// <summary>A key or tensor name with control characters escaped, so an error stays one line.</summary>
+    public static string Printable(string name)
+    {
+        if (!name.Any(char.IsControl)) return name;
+        var b = new StringBuilder(name.Length + 8);
+        foreach (char c in name) b.Append(char.IsControl(c) ? $"\\u{(int)c:x4}" : c);
+        return b.ToString();
+    }
 
     /// <summary>A value as it appears in the file, cut to 80 characters.</summary>
     public static string Show(JsonNode? value)

@@ -16,8 +16,8 @@ public static class SafeTensors
     private const long MaxHeaderBytes = 100L << 20;
 
     /// <summary>Writes float32/int32 tensors (any device, any layout) to <paramref name="path"/> atomically.</summary>
-    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string,
-        string>? metadata = null)
+    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(tensors);
@@ -150,11 +150,11 @@ public static class SafeTensors
         f.ReadExactly(len);
         ulong headerLen = BinaryPrimitives.ReadUInt64LittleEndian(len);
         if (headerLen > MaxHeaderBytes)
-            throw new InvalidDataException(
-                $"{source}: field 'header length' is {headerLen} bytes, expected at most {MaxHeaderBytes} (100 MiB)");
+            throw new InvalidDataException($"{source}: field 'header length' is {headerLen} bytes, expected at most " +
+                $"{MaxHeaderBytes} (100 MiB)");
         if ((long)headerLen > fileLength - 8)
-            throw new InvalidDataException(
-                $"{source}: field 'header length' is {headerLen} bytes, but only {fileLength - 8} bytes follow it (truncated file?)");
+            throw new InvalidDataException($"{source}: field 'header length' is {headerLen} bytes, but only {fileLength - 8} bytes " +
+                $"follow it (truncated file?)");
         var headerBytes = new byte[headerLen];
         f.ReadExactly(headerBytes);
         long dataStart = 8 + (long)headerLen, dataLength = fileLength - dataStart;
@@ -178,8 +178,8 @@ public static class SafeTensors
         foreach (var s in entries.OrderBy(s => s.Begin).ThenBy(s => s.End))
         {
             if (s.Begin != expect)
-                throw new InvalidDataException($"{source}: tensor '{s.Name}' field 'data_offsets' starts at {s.Begin}, expected " +
-                    $"{expect} (entries overlap or leave a gap)");
+                throw new InvalidDataException($"{source}: tensor '{JsonFields.Printable(s.Name)}' field 'data_offsets' starts at " +
+                    $"{s.Begin}, expected {expect} (entries overlap or leave a gap)");
             expect = s.End;
         }
         if (expect != dataLength)
@@ -191,7 +191,8 @@ public static class SafeTensors
     private static Entry ParseEntry(string source, string name, JsonNode? node, long dataLength)
     {
         InvalidDataException Bad(string field, JsonNode? value, string expected) =>
-            new($"{source}: tensor '{name}' field '{field}' is {JsonFields.Show(value)}, expected {expected}");
+            new($"{source}: tensor '{JsonFields.Printable(name)}' field '{JsonFields.Printable(field)}' is {JsonFields.Show(value)}, " +
+                $"expected {expected}");
         if (node is not JsonObject o) throw Bad("(entry)", node, "an object with dtype, shape and data_offsets");
         foreach (var (key, value) in o)
             if (key is not ("dtype" or "shape" or "data_offsets")) throw Bad(key, value, "no such field (dtype, shape, data_offsets)");
@@ -246,7 +247,8 @@ public static class SafeTensors
         if (dtype is "I32" or "I64") return DecodeInts(path, name, dtype, shape, raw, device);
         for (int i = 0; i < v.Length; i++)
             if (!float.IsFinite(v[i]))
-                throw new InvalidDataException($"{path}: tensor '{name}' element {i} is {v[i]}, expected finite weights");
+                throw new InvalidDataException($"{path}: tensor '{JsonFields.Printable(name)}' element {i} is {v[i]}, expected finite " +
+                    $"weights");
         return Tensor.FromArray(v, shape, device);
     }
 
@@ -272,7 +274,8 @@ public static class SafeTensors
         {
             long x = BinaryPrimitives.ReadInt64LittleEndian(raw.AsSpan(i * 8));
             if (x is < int.MinValue or > int.MaxValue)
-                throw new InvalidDataException($"{path}: tensor '{name}' element {i} is {x} (I64), expected a value that fits int32");
+                throw new InvalidDataException($"{path}: tensor '{JsonFields.Printable(name)}' element {i} is {x} (I64), expected a " +
+                    $"value that fits int32");
             v[i] = (int)x;
         }
         return Tensor.FromArray(v, shape, device);
