@@ -32,8 +32,8 @@ public abstract record PeftConfig
         if (names is null) throw new ArgumentException($"peft: field '{field}' is null, expected a list of module names");
         for (int i = 0; i < names.Count; i++)
             if (string.IsNullOrEmpty(names[i]))
-                throw new ArgumentException($"peft: field '{field}[{i}]' is {(names[i] is null ? "null" : "\"\"")}, expected a module " +
-                    $"name");
+                throw new ArgumentException(
+                    $"peft: field '{field}[{i}]' is {(names[i] is null ? "null" : "\"\"")}, expected a module name");
     }
 
     /// <summary>adapter_config.json text. The default writes every property in snake_case after the tag.</summary>
@@ -75,8 +75,8 @@ public abstract record PeftConfig
         {
             // System.Text.Json names the offending member in Path ("$.reduction_factor") or in the message (unknown fields).
             var field = e.Path is { Length: > 2 } p ? p[2..] : "?";
-            throw new InvalidDataException($"{source}: field '{JsonFields.Printable(field)}' is {JsonFields.Show(FieldValue(body,
-                field))}, expected {Expected(e)}", e);
+            var value = JsonFields.Show(FieldValue(body, field));
+            throw new InvalidDataException($"{source}: field '{JsonFields.Printable(field)}' is {value}, expected {Expected(e)}", e);
         }
         try
         {

@@ -2,12 +2,6 @@ using System.Diagnostics;
 
 namespace Finetune.Tests.Fuzz;
 
-/// <summary>What one fuzzing run of a reader did.</summary>
-public sealed record FuzzResult(string Target, int Mutants, int Accepted, int Rejected, TimeSpan Elapsed, IReadOnlyList<FuzzFailure> Failures);
-
-/// <summary>An input that made a reader throw something other than its documented exception (or an unnamed one).</summary>
-public sealed record FuzzFailure(int Index, string Exception, string Message, byte[] Input);
-
 /// <summary>Runs mutants of a target's seeds through its reader, deterministically from a seed.</summary>
 public static class Fuzzer
 {

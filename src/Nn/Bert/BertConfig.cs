@@ -52,8 +52,8 @@ public sealed record BertConfig
         Range("max_position_embeddings", MaxPositions, 1, MaxWidth);
         Range("type_vocab_size", TypeVocabSize, 1, MaxWidth);
         if (HiddenSize % NumHeads != 0)
-            throw new ArgumentException($"bert config: field 'hidden_size' is {HiddenSize}, expected a multiple of num_attention_heads " +
-                $"({NumHeads})");
+            throw new ArgumentException(
+                $"bert config: field 'hidden_size' is {HiddenSize}, expected a multiple of num_attention_heads ({NumHeads})");
         CheckProbability("hidden_dropout_prob", HiddenDropout);
         CheckProbability("attention_probs_dropout_prob", AttentionDropout);
         if (!(LayerNormEps > 0 && LayerNormEps <= 1))

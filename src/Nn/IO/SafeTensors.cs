@@ -247,8 +247,8 @@ public static class SafeTensors
         if (dtype is "I32" or "I64") return DecodeInts(path, name, dtype, shape, raw, device);
         for (int i = 0; i < v.Length; i++)
             if (!float.IsFinite(v[i]))
-                throw new InvalidDataException($"{path}: tensor '{JsonFields.Printable(name)}' element {i} is {v[i]}, expected finite " +
-                    $"weights");
+                throw new InvalidDataException(
+                    $"{path}: tensor '{JsonFields.Printable(name)}' element {i} is {v[i]}, expected finite weights");
         return Tensor.FromArray(v, shape, device);
     }
 

@@ -98,9 +98,9 @@ internal static class Checkpoint
         if ((long)epoch * batchesPerEpoch + batch != micro)
         {
             var (e, b) = (micro / batchesPerEpoch, micro % batchesPerEpoch);
-            throw f.Error(epoch == e || (b == 0 && epoch == e - 1) ? "batch" : "epoch", f.Object[epoch == e ? "batch" : "epoch"],
-                $"epoch {e}, batch {b}: where {step} steps of {accumulation} micro-batches leave the data ({batchesPerEpoch} batches per " +
-                    $"epoch)");
+            string field = epoch == e ? "batch" : "epoch";
+            throw f.Error(field, f.Object[field], $"epoch {e}, batch {b}: where {step} steps of {accumulation} micro-batches leave "
+                + $"the data ({batchesPerEpoch} batches per epoch)");
         }
         long optimizerSteps = f.Long("optimizer_steps", step, step);
         int slotCount = f.Int("optimizer_slots", slots, slots);

@@ -45,8 +45,8 @@ public sealed record VitConfig
         if (ImageSize % PatchSize != 0)
             throw new ArgumentException($"vit config: field 'image_size' is {ImageSize}, expected a multiple of patch_size ({PatchSize})");
         if (HiddenSize % NumHeads != 0)
-            throw new ArgumentException($"vit config: field 'hidden_size' is {HiddenSize}, expected a multiple of num_attention_heads " +
-                $"({NumHeads})");
+            throw new ArgumentException(
+                $"vit config: field 'hidden_size' is {HiddenSize}, expected a multiple of num_attention_heads ({NumHeads})");
         BertConfig.CheckProbability("hidden_dropout_prob", HiddenDropout);
         BertConfig.CheckProbability("attention_probs_dropout_prob", AttentionDropout);
         if (!(LayerNormEps > 0 && LayerNormEps <= 1))

@@ -25,11 +25,11 @@ public sealed record PrefixTuningConfig : PeftConfig
     {
         int maxTokens = PromptTuningConfig.MaxVirtualTokens;
         if (NumVirtualTokens <= 0 || NumVirtualTokens > maxTokens)
-            throw new ArgumentException($"prefix tuning: field 'num_virtual_tokens' is {NumVirtualTokens}, expected an integer in [1, " +
-                $"{maxTokens}]");
+            throw new ArgumentException(
+                $"prefix tuning: field 'num_virtual_tokens' is {NumVirtualTokens}, expected an integer in [1, {maxTokens}]");
         if (ProjectionHidden is <= 0 or > 65_536)
-            throw new ArgumentException($"prefix tuning: field 'projection_hidden' is {ProjectionHidden}, expected an integer in [1, " +
-                $"65536]");
+            throw new ArgumentException(
+                $"prefix tuning: field 'projection_hidden' is {ProjectionHidden}, expected an integer in [1, 65536]");
         if (!(InitStd > 0 && float.IsFinite(InitStd)))
             throw new ArgumentOutOfRangeException(nameof(InitStd), InitStd, "prefix tuning: field 'init_std' must be positive");
     }
