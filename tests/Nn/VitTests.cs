@@ -45,7 +45,7 @@ public class VitTests
     {
         Assert.That(VitConfig.FromJson(Tiny.ToJson()), Is.EqualTo(Tiny));
         var e = Assert.Throws<InvalidDataException>(() => VitConfig.FromJson(Tiny.ToJson().Replace("\"patch_size\": 4", "\"patch_size\": 3")))!;
-        Assert.That(e.Message, Does.Contain("patch size 3"));
+        Assert.That(e.Message, Does.Contain("expected a multiple of patch_size (3)"));
         e = Assert.Throws<InvalidDataException>(() => VitConfig.FromJson(Tiny.ToJson().Replace("\"patch_size\": 4", "\"patch_size\": \"x\"")))!;
         Assert.That(e.Message, Does.Contain("'patch_size'"));
     }
