@@ -34,6 +34,32 @@ public sealed record FineTuneOptions
     public int Labels { get; init; } = 2;
     public ulong Seed { get; init; } = 42;
 
+    /// <summary>The class names by id (Hugging Face's id2label) of a run on a user's dataset; null for IMDB and Fashion-MNIST.</summary>
+    [JsonPropertyName("id2label")]
+    public IReadOnlyDictionary<string, string>? Id2Label { get; init; }
+
+    [JsonPropertyName("label2id")]
+    public IReadOnlyDictionary<string, int>? Label2Id { get; init; }
+
+    /// <summary>How the run read a user's dataset (columns, length); null for IMDB and Fashion-MNIST.</summary>
+    public DatasetSettings? Data { get; init; }
+
+    /// <summary>These options with a head of <paramref name="labels"/>' classes and their names.</summary>
+    public FineTuneOptions WithLabels(LabelMap labels) =>
+        this with { Labels = labels.Count, Id2Label = labels.Id2Label(), Label2Id = labels.Label2Id() };
+
+    /// <summary>The class names, checked against <see cref="Labels"/> and <see cref="Label2Id"/>; null when the run has none.</summary>
+    public LabelMap? Classes(string source)
+    {
+        if (Id2Label is null) return null;
+        var map = LabelMap.FromId2Label(Id2Label, source);
+        if (map.Count != Labels) throw new InvalidDataException($"{source}: id2label names {map.Count} classes but Labels is {Labels}");
+        if (Label2Id is not null && (Label2Id.Count != map.Count || map.Names.Where((n, i) => Label2Id.GetValueOrDefault(n,
+            -1) != i).Any()))
+            throw new InvalidDataException($"{source}: label2id is not the inverse of id2label");
+        return map;
+    }
+
     [JsonIgnore]
     public PeftPreset Preset => PeftRegistry.Preset(Method);
 

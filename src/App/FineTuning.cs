@@ -50,17 +50,33 @@ public static class FineTuning
     }
 
     /// <summary>Writes the options and the adapter (all a rebuild needs besides the pretrained encoder).</summary>
-    public static void Save(PreparedClassifier prepared, string directory)
+    /// <param name="images">For an image run: how its images were prepared (preprocessor_config.json).</param>
+    public static void Save(PreparedClassifier prepared, string directory, ImageProcessorConfig? images = null)
     {
         Directory.CreateDirectory(directory);
         prepared.Peft.SaveAdapter(Path.Combine(directory, AdapterDirectory));
+        if (images is not null) AtomicFile.WriteAllText(Path.Combine(directory, ImageProcessorConfig.FileName), images.ToJson());
         AtomicFile.WriteAllText(Path.Combine(directory, RunFile), JsonSerializer.Serialize(prepared.Options, Json));
     }
 
     /// <summary>Rebuilds a classifier saved by <see cref="Save"/> on the pretrained MiniLM.</summary>
-    public static PreparedClassifier LoadMiniLm(string directory)
+    public static PreparedClassifier LoadMiniLm(string directory) => Load(directory, MiniLm);
+
+    /// <summary>Rebuilds an image classifier saved by <see cref="Save"/> on the ViT that pretrain-vit cached.</summary>
+    public static PreparedClassifier LoadVit(string directory) => Load(directory, o => PrepareVit(VitCheckpoint.Load(
+        VitCheckpoint.DefaultDirectory()), o));
+
+    /// <summary>Rebuilds a saved run on the encoder its data needs: the cached ViT for images, MiniLM otherwise.</summary>
+    public static PreparedClassifier Load(string directory) =>
+        ReadOptions(directory).Data?.Kind == DataKind.Image ? LoadVit(directory) : LoadMiniLm(directory);
+
+    /// <summary>Rebuilds a saved run: <paramref name="prepare"/> builds the classifier for its options, then the adapter is
+    /// loaded.</summary>
+    public static PreparedClassifier Load(string directory, Func<FineTuneOptions, PreparedClassifier> prepare)
     {
-        var prepared = MiniLm(ReadOptions(directory));
+        ArgumentNullException.ThrowIfNull(prepare);
+        var options = ReadOptions(directory);
+        var prepared = prepare(options);
         try
         {
             prepared.Peft.LoadAdapter(Path.Combine(directory, AdapterDirectory));
@@ -83,6 +99,7 @@ public static class FineTuning
             var options = JsonSerializer.Deserialize<FineTuneOptions>(File.ReadAllText(runPath), Json)
                 ?? throw new InvalidDataException($"{runPath}: empty");
             _ = options.Preset;
+            _ = options.Classes(runPath);
             return options;
         }
         catch (Exception e) when (e is JsonException or ArgumentException)

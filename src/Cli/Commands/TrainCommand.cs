@@ -26,11 +26,15 @@ internal static class TrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "save a resumable checkpoint every N "
             + "steps (needs --output)", DefaultValueFactory = _ => 0 };
         var resume = new Option<string?>("--resume") { Description = "continue from a checkpoint directory" };
-        var command = new Command("train", "Fine-tune all-MiniLM-L6-v2 on IMDB reviews with any registered method (--method)")
+        var data = new DataOptions();
+        var command = new Command("train",
+            "Fine-tune all-MiniLM-L6-v2 on IMDB reviews, or on your own --data (a CSV/TSV/JSONL/Parquet file, "
+            + "or a folder of image class folders), with any registered method (--method)")
         {
             epochs, maxSteps, trainExamples, testExamples, validationExamples, evalEvery, patience, accumulation, checkpointEvery, resume,
         };
         common.AddTo(command);
+        data.AddTo(command);
         command.SetAction(r => CliErrors.Run(() =>
         {
             common.ApplyThreads(r);
@@ -46,6 +50,17 @@ internal static class TrainCommand
                 ResumeFrom = r.GetValue(resume),
             };
             var output = r.GetValue(common.Output);
+            if (data.Files(r, r.GetValue(common.Seed)) is { } files)
+            {
+                var settings = new DataRun.Settings(method, train, r.GetValue(common.LearningRate), files, data.Columns(r),
+                    common.MaxTokens(r), r.GetValue(common.Truncation), output is null ? null : Path.Combine(output, "model"));
+                var result = DataRun.Execute(settings, out var title);
+                ResultTable.Print(title, new[] { result });
+                if (output is not null) AnsiConsole.MarkupLine(
+                    $"[grey]report, loss plot and weights in {Markup.Escape(output)}; "
+                    + $"predict with: finetune predict --model {Markup.Escape(output)} --input FILE[/]");
+                return 0;
+            }
             var row = ImdbRun.Execute(new ImdbRun.Settings(method, train, common.MaxTokens(r), r.GetValue(trainExamples),
                 r.GetValue(testExamples), r.GetValue(validationExamples), output is null ? null : Path.Combine(output, "model"),
                 r.GetValue(common.Truncation)));

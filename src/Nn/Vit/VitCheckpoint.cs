@@ -22,7 +22,8 @@ public static class VitCheckpoint
     public static string DefaultDirectory(string? cacheDirectory = null) =>
         Path.Combine(cacheDirectory ?? ImdbReviews.DefaultCacheDirectory(), "vit-fashion-mnist-0-4");
 
-    public static void Save(VitModel model, string directory)
+    /// <param name="images">How the model's images were prepared, written as preprocessor_config.json.</param>
+    public static void Save(VitModel model, string directory, ImageProcessorConfig? images = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         Directory.CreateDirectory(directory);
@@ -35,6 +36,7 @@ public static class VitCheckpoint
         {
             foreach (var t in state.Values) t.Dispose();
         }
+        if (images is not null) AtomicFile.WriteAllText(Path.Combine(directory, ImageProcessorConfig.FileName), images.ToJson());
         // The config goes last: its presence marks a complete checkpoint.
         AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), model.Config.ToJson());
     }
