@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Finetune.Nn;
+using Finetune.Nn.Data;
 using Finetune.Peft.Adapters;
 using Finetune.Peft.Full;
 using Finetune.Peft.Lora;

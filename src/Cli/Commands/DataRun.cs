@@ -99,7 +99,8 @@ internal static class DataRun
     private static void Describe<T>(DatasetSplits<T> splits)
     {
         AnsiConsole.MarkupLine(Markup.Escape(
-            $"{splits.Labels.Count} classes ({splits.Labels}); {splits.Train.Count:N0} training, {splits.Validation.Count:N0} validation, {splits.Test.Count:N0} test examples"));
+            $"{splits.Labels.Count} classes ({splits.Labels}); {splits.Train.Count:N0} training, "
+            + $"{splits.Validation.Count:N0} validation, {splits.Test.Count:N0} test examples"));
         if (splits.Skipped == 0) return;
         AnsiConsole.MarkupLine($"[yellow]skipped {splits.Skipped:N0} bad rows (--skip-bad-rows); the first:[/]");
         foreach (var reason in splits.SkipReasons) AnsiConsole.MarkupLine($"[yellow]  {Markup.Escape(reason)}[/]");

@@ -18,7 +18,8 @@ internal static class PredictCommand
             Required = true };
         var input = new Option<string>("--input", "-i")
         {
-            Description = "a text file (one text, or for an image run one image path, per line), or a .csv, .tsv or .jsonl file with the run's text column(s) or an 'image' column of paths",
+            Description = "a text file (one text, or for an image run one image path, per line), or a .csv, .tsv or .jsonl file "
+                + "with the run's text column(s) or an 'image' column of paths",
             Required = true,
         };
         var output = new Option<string?>("--output",

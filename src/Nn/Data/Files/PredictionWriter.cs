@@ -17,7 +17,10 @@ public static class PredictionWriter
     public const string LabelField = "predicted_label", ProbabilitiesField = "probabilities", ProbabilityPrefix = "prob_";
 
     /// <summary>Text as it is (no \u escapes of accents or quotes), as the input had it.</summary>
-    private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     /// <param name="rows">The input rows predicted, in order (skipped bad rows left out).</param>
     /// <param name="probabilities">One row of class probabilities per entry of <paramref name="rows"/>.</param>
