@@ -63,8 +63,8 @@ public static class FineTuning
     public static PreparedClassifier LoadMiniLm(string directory) => Load(directory, MiniLm);
 
     /// <summary>Rebuilds an image classifier saved by <see cref="Save"/> on the ViT that pretrain-vit cached.</summary>
-    public static PreparedClassifier LoadVit(string directory) => Load(directory, o => PrepareVit(VitCheckpoint.Load(
-        VitCheckpoint.DefaultDirectory()), o));
+    public static PreparedClassifier LoadVit(string directory) =>
+        Load(directory, o => PrepareVit(VitCheckpoint.Load(VitCheckpoint.DefaultDirectory()), o));
 
     /// <summary>Rebuilds a saved run on the encoder its data needs: the cached ViT for images, MiniLM otherwise.</summary>
     public static PreparedClassifier Load(string directory) =>

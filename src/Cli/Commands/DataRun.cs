@@ -24,8 +24,8 @@ internal static class DataRun
     public static ResultTable.Row Execute(Settings s, out string title)
     {
         if (Directory.Exists(s.Files.Train)) return Images(s, out title);
-        if (!File.Exists(s.Files.Train)) throw new FileNotFoundException($"--data: '{s.Files.Train}' is neither a file nor a folder",
-            s.Files.Train);
+        if (!File.Exists(s.Files.Train))
+            throw new FileNotFoundException($"--data: '{s.Files.Train}' is neither a file nor a folder", s.Files.Train);
         return Texts(s, out title);
     }
 
@@ -44,8 +44,8 @@ internal static class DataRun
             },
         };
         title = $"{Path.GetFileName(s.Files.Train)}, all-MiniLM-L6-v2";
-        using var prepared = ImdbRun.Status("Loading all-MiniLM-L6-v2 and preparing " + options.Describe(), () => FineTuning.MiniLm(
-            options));
+        using var prepared = ImdbRun.Status("Loading all-MiniLM-L6-v2 and preparing " + options.Describe(),
+            () => FineTuning.MiniLm(options));
         return TrainAndTest(s, prepared, splits, ModelFamily.Bert, items => TextClassification.Collate(tokenizer, items), null);
     }
 

@@ -14,21 +14,29 @@ internal static class PredictCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "directory written by train --data --output (or its model/ folder)",
-            Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "directory written by train --data --output (or its model/ folder)", Required = true,
+        };
         var input = new Option<string>("--input", "-i")
         {
             Description = "a text file (one text, or for an image run one image path, per line), or a .csv, .tsv or .jsonl file "
                 + "with the run's text column(s) or an 'image' column of paths",
             Required = true,
         };
-        var output = new Option<string?>("--output",
-            "-o") { Description = "where to write the predictions, in the input's format (default: standard output)" };
+        var output = new Option<string?>("--output", "-o")
+        {
+            Description = "where to write the predictions, in the input's format (default: standard output)",
+        };
         var batch = new Option<int>("--batch-size") { Description = "texts or images per forward pass", DefaultValueFactory = _ => 32 };
-        var skip = new Option<bool>(
-            "--skip-bad-rows") { Description = "skip and count bad rows (no text, a missing or undecodable image) instead of stopping" };
-        var command = new Command("predict", "Classify each line, CSV row or JSONL record of a file with a run of train --data") { model,
-            input, output, batch, skip };
+        var skip = new Option<bool>("--skip-bad-rows")
+        {
+            Description = "skip and count bad rows (no text, a missing or undecodable image) instead of stopping",
+        };
+        var command = new Command("predict", "Classify each line, CSV row or JSONL record of a file with a run of train --data")
+        {
+            model, input, output, batch, skip,
+        };
         command.SetAction(r => CliErrors.Run(() =>
         {
             var dir = r.GetValue(model)!;
