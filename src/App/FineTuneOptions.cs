@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Finetune.Nn;
+using Finetune.Nn.Data;
 using Finetune.Nn.IO;
 using Finetune.Peft.Adapters;
 using Finetune.Peft.Full;
@@ -34,6 +35,32 @@ public sealed record FineTuneOptions
     public PoolingMode Pooling { get; init; } = PoolingMode.Mean;
     public int Labels { get; init; } = 2;
     public ulong Seed { get; init; } = 42;
+
+    /// <summary>The class names by id (Hugging Face's id2label) of a run on a user's dataset; null for IMDB and Fashion-MNIST.</summary>
+    [JsonPropertyName("id2label")]
+    public IReadOnlyDictionary<string, string>? Id2Label { get; init; }
+
+    [JsonPropertyName("label2id")]
+    public IReadOnlyDictionary<string, int>? Label2Id { get; init; }
+
+    /// <summary>How the run read a user's dataset (columns, length); null for IMDB and Fashion-MNIST.</summary>
+    public DatasetSettings? Data { get; init; }
+
+    /// <summary>These options with a head of <paramref name="labels"/>' classes and their names.</summary>
+    public FineTuneOptions WithLabels(LabelMap labels) =>
+        this with { Labels = labels.Count, Id2Label = labels.Id2Label(), Label2Id = labels.Label2Id() };
+
+    /// <summary>The class names, checked against <see cref="Labels"/> and <see cref="Label2Id"/>; null when the run has none.</summary>
+    public LabelMap? Classes(string source)
+    {
+        if (Id2Label is null) return null;
+        var map = LabelMap.FromId2Label(Id2Label, source);
+        if (map.Count != Labels) throw new InvalidDataException($"{source}: id2label names {map.Count} classes but Labels is {Labels}");
+        if (Label2Id is not null && (Label2Id.Count != map.Count || map.Names.Where((n, i) => Label2Id.GetValueOrDefault(n,
+            -1) != i).Any()))
+            throw new InvalidDataException($"{source}: label2id is not the inverse of id2label");
+        return map;
+    }
 
     [JsonIgnore]
     public PeftPreset Preset => PeftRegistry.Preset(Method);
@@ -87,7 +114,8 @@ public sealed record FineTuneOptions
     {
         f.RejectUnknown(nameof(Method), nameof(Rank), nameof(Alpha), nameof(LoraDropout), nameof(Targets), nameof(FreezeLayers),
             nameof(FreezeEmbeddings),
-            nameof(VirtualTokens), nameof(ReductionFactor), nameof(PromptInitText), nameof(Pooling), nameof(Labels), nameof(Seed));
+            nameof(VirtualTokens), nameof(ReductionFactor), nameof(PromptInitText), nameof(Pooling), nameof(Labels), nameof(Seed),
+            "id2label", "label2id", nameof(Data));
         var method = f.String(nameof(Method))!;
         if (!PeftRegistry.Presets.Any(p => string.Equals(p.Name, method, StringComparison.OrdinalIgnoreCase)))
             throw f.Error(nameof(Method), f.Object[nameof(Method)], "one of " + string.Join(", ",
@@ -108,6 +136,13 @@ public sealed record FineTuneOptions
             Pooling = f.Enum<PoolingMode>(nameof(Pooling), PoolingMode.Mean),
             Labels = f.Int(nameof(Labels), 2, MaxLabels, 2),
             Seed = f.ULong(nameof(Seed), 42UL),
+            Id2Label = f.Child("id2label", optional: true) is { } names
+                ? names.Object.ToDictionary(kv => kv.Key, kv => names.String(kv.Key)!)
+                : null,
+            Label2Id = f.Child("label2id", optional: true) is { } ids
+                ? ids.Object.ToDictionary(kv => kv.Key, kv => ids.Int(kv.Key, 0, MaxLabels - 1))
+                : null,
+            Data = f.Child(nameof(Data), optional: true) is { } data ? DatasetSettings.FromJson(data) : null,
         };
         try
         {

@@ -51,16 +51,33 @@ public static class FineTuning
     /// Writes the options and the adapter (all a rebuild needs besides the pretrained encoder) as one folder: filled beside
     /// <paramref name="directory"/> and swapped in by rename (<see cref="AtomicDirectory"/>), so a kill never mixes two saves.
     /// </summary>
-    public static void Save(PreparedClassifier prepared, string directory) => AtomicDirectory.Write(directory, tmp =>
-    {
-        prepared.Peft.SaveAdapter(Path.Combine(tmp, AdapterDirectory));
-        AtomicFile.WriteAllText(Path.Combine(tmp, RunFile), JsonSerializer.Serialize(prepared.Options, Json));
-    });
+    /// <param name="images">For an image run: how its images were prepared (preprocessor_config.json).</param>
+    public static void Save(PreparedClassifier prepared, string directory, ImageProcessorConfig? images = null) =>
+        AtomicDirectory.Write(directory, tmp =>
+        {
+            prepared.Peft.SaveAdapter(Path.Combine(tmp, AdapterDirectory));
+            if (images is not null) AtomicFile.WriteAllText(Path.Combine(tmp, ImageProcessorConfig.FileName), images.ToJson());
+            AtomicFile.WriteAllText(Path.Combine(tmp, RunFile), JsonSerializer.Serialize(prepared.Options, Json));
+        });
 
     /// <summary>Rebuilds a classifier saved by <see cref="Save"/> on the pretrained MiniLM.</summary>
-    public static PreparedClassifier LoadMiniLm(string directory)
+    public static PreparedClassifier LoadMiniLm(string directory) => Load(directory, MiniLm);
+
+    /// <summary>Rebuilds an image classifier saved by <see cref="Save"/> on the ViT that pretrain-vit cached.</summary>
+    public static PreparedClassifier LoadVit(string directory) =>
+        Load(directory, o => PrepareVit(VitCheckpoint.Load(VitCheckpoint.DefaultDirectory()), o));
+
+    /// <summary>Rebuilds a saved run on the encoder its data needs: the cached ViT for images, MiniLM otherwise.</summary>
+    public static PreparedClassifier Load(string directory) =>
+        ReadOptions(directory).Data?.Kind == DataKind.Image ? LoadVit(directory) : LoadMiniLm(directory);
+
+    /// <summary>Rebuilds a saved run: <paramref name="prepare"/> builds the classifier for its options, then the adapter is
+    /// loaded.</summary>
+    public static PreparedClassifier Load(string directory, Func<FineTuneOptions, PreparedClassifier> prepare)
     {
-        var prepared = MiniLm(ReadOptions(directory));
+        ArgumentNullException.ThrowIfNull(prepare);
+        var options = ReadOptions(directory);
+        var prepared = prepare(options);
         try
         {
             prepared.Peft.LoadAdapter(Path.Combine(directory, AdapterDirectory));
@@ -79,6 +96,8 @@ public static class FineTuning
         var runPath = Path.Combine(directory, RunFile);
         if (!File.Exists(runPath))
             throw new FileNotFoundException($"{directory} is not a saved fine-tuning run: {RunFile} is missing", runPath);
-        return FineTuneOptions.FromJson(JsonFields.ReadFile(runPath));
+        var options = FineTuneOptions.FromJson(JsonFields.ReadFile(runPath));
+        _ = options.Classes(runPath);
+        return options;
     }
 }

@@ -39,15 +39,22 @@ internal static class ImdbRun
         estimate.Check(MemoryEstimate.HostAvailableBytes(), "host memory");
         var classifier = prepared.Classifier;
         var data = TextClassification.Data(tokenizer, train, validation);
-        TrainingReport report;
-        using (var progress = new ConsoleProgress())
-            report = Engine.Train(classifier, data, s.Train with { Progress = progress });
-        if (s.Train.OutputDirectory is { } output) LossPlot.WriteInto(output, report);
+        var report = Train(classifier, data, s.Train);
         if (s.SaveTo is { } dir) FineTuning.Save(prepared, dir);
         var clock = Stopwatch.StartNew();
         var result = Status($"Evaluating on {test.Count:N0} held-out test reviews", () =>
             Engine.Evaluate(classifier, test, items => TextClassification.Collate(tokenizer, items), batchSize: 64, step: report.Steps));
         return new ResultTable.Row(s.Method.Describe(), prepared.Report, result, report, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Engine.Train with the console progress bar, then loss.png beside report.json when there is an output folder.</summary>
+    public static TrainingReport Train<T>(IClassifier classifier, ClassificationData<T> data, TrainOptions train)
+    {
+        TrainingReport report;
+        using (var progress = new ConsoleProgress())
+            report = Engine.Train(classifier, data, train with { Progress = progress });
+        if (train.OutputDirectory is { } output) LossPlot.WriteInto(output, report);
+        return report;
     }
 
     public static IReadOnlyList<Review> Take(IReadOnlyList<Review> reviews, int count, string option)

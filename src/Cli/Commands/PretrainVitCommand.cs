@@ -95,7 +95,7 @@ internal static class PretrainVitCommand
         });
         var clock = Stopwatch.StartNew();
         var eval = Engine.Evaluate(classifier, test, data.Collate, 256, report.Steps);
-        VitCheckpoint.Save(model.Vit, dir);
+        VitCheckpoint.Save(model.Vit, dir, FashionMnist.Processor);
         var counts = model.ParameterCounts();
         ResultTable.Print("ViT pretrained on Fashion-MNIST classes 0-4", new[]
         {

@@ -28,12 +28,16 @@ internal static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "continue from a checkpoint directory (its settings must equal this " +
             "run's)" };
         var force = new Option<bool>("--force") { Description = "with --resume: continue even when the checkpoint's settings differ" };
-        var command = new Command("train", "Fine-tune all-MiniLM-L6-v2 on IMDB reviews with any registered method (--method)")
+        var data = new DataOptions();
+        var command = new Command("train",
+            "Fine-tune all-MiniLM-L6-v2 on IMDB reviews, or on your own --data (a CSV/TSV/JSONL/Parquet file, "
+            + "or a folder of image class folders), with any registered method (--method)")
         {
             epochs, maxSteps, trainExamples, testExamples, validationExamples, evalEvery, patience, accumulation, checkpointEvery, resume,
             force,
         };
         common.AddTo(command);
+        data.AddTo(command);
         command.SetAction(r => CliErrors.Run(r, () =>
         {
             // Every argument is checked before any work: a mistake costs a second, not a run.
@@ -57,6 +61,17 @@ internal static class TrainCommand
                 ForceResume = r.GetValue(force),
                 RunSettings = CommonOptions.RunSettings(method, maxTokens, r.GetValue(common.Truncation)),
             };
+            if (data.Files(r, r.GetValue(common.Seed)) is { } files)
+            {
+                var settings = new DataRun.Settings(method, train, r.GetValue(common.LearningRate), files, data.Columns(r),
+                    maxTokens, r.GetValue(common.Truncation), output is null ? null : Path.Combine(output, "model"));
+                var result = DataRun.Execute(settings, out var title);
+                ResultTable.Print(title, new[] { result });
+                if (output is not null) AnsiConsole.MarkupLine(
+                    $"[grey]report, loss plot and weights in {Markup.Escape(output)}; "
+                    + $"predict with: finetune predict --model {Markup.Escape(output)} --input FILE[/]");
+                return 0;
+            }
             var row = ImdbRun.Execute(new ImdbRun.Settings(method, train, maxTokens, r.GetValue(trainExamples),
                 r.GetValue(testExamples), r.GetValue(validationExamples), output is null ? null : Path.Combine(output, "model"),
                 r.GetValue(common.Truncation)));

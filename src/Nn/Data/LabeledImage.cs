@@ -1,5 +1,5 @@
 
 namespace Finetune.Nn.Data;
 
-/// <summary>One 28×28 grey image (bytes 0–255, row-major) and its class 0–9.</summary>
+/// <summary>One image as bytes 0–255 in CHW order at the model's size (Fashion-MNIST: 28×28 grey) and its class id.</summary>
 public sealed record LabeledImage(byte[] Pixels, int Label);

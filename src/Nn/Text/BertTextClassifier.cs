@@ -9,5 +9,7 @@ public sealed class BertTextClassifier(BertForSequenceClassification model) : IC
 
     public Module Module => Model;
 
-    public Tensor Logits(Batch batch) => Model.Forward(batch["input_ids"], batch["attention_mask"]);
+    /// <summary>Token types are read when the batch has them (sentence pairs).</summary>
+    public Tensor Logits(Batch batch) =>
+        Model.Forward(batch["input_ids"], batch["attention_mask"], batch.Inputs.GetValueOrDefault("token_type_ids"));
 }

@@ -30,28 +30,13 @@ public static class Engine
         Func<IReadOnlyList<TExample>, Batch> collate, int batchSize = 32, int step = 0)
     {
         if (examples.Count == 0) throw new ArgumentException("evaluate: no examples given");
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "evaluate: batch size must be at least 1");
-        bool wasTraining = model.Module.Training;
-        model.Module.Eval();
         double lossSum = 0;
         int correct = 0;
-        try
+        Prediction.ForEachBatch(model, examples, collate, batchSize, (batch, logits) =>
         {
-            using var noGrad = GradMode.NoGrad();
-            for (int start = 0; start < examples.Count; start += batchSize)
-            {
-                using var scope = TensorScope.Begin();
-                var items = Slice(examples, start, Math.Min(examples.Count, start + batchSize));
-                var batch = collate(items);
-                var logits = model.Logits(batch);
-                lossSum += logits.CrossEntropy(batch.Labels, reduction: Reduction.Sum).Item();
-                correct += CountCorrect(logits, batch.Labels);
-            }
-        }
-        finally
-        {
-            model.Module.Train(wasTraining);
-        }
+            lossSum += logits.CrossEntropy(batch.Labels, reduction: Reduction.Sum).Item();
+            correct += CountCorrect(logits, batch.Labels);
+        });
         return new EvalRecord(step, (float)(lossSum / examples.Count), (float)correct / examples.Count, examples.Count);
     }
 

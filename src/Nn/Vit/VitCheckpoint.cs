@@ -22,8 +22,11 @@ public static class VitCheckpoint
     public static string DefaultDirectory(string? cacheDirectory = null) =>
         Path.Combine(cacheDirectory ?? ImdbReviews.DefaultCacheDirectory(), "vit-fashion-mnist-0-4");
 
-    /// <summary>Writes config.json and model.safetensors as one folder swapped in by rename (<see cref="AtomicDirectory"/>).</summary>
-    public static void Save(VitModel model, string directory)
+    /// <summary>
+    /// Writes config.json, model.safetensors and, for <paramref name="images"/>, preprocessor_config.json as one folder
+    /// swapped in by rename (<see cref="AtomicDirectory"/>).
+    /// </summary>
+    public static void Save(VitModel model, string directory, ImageProcessorConfig? images = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         AtomicDirectory.Write(directory, tmp =>
@@ -37,6 +40,7 @@ public static class VitCheckpoint
             {
                 foreach (var t in state.Values) t.Dispose();
             }
+            if (images is not null) AtomicFile.WriteAllText(Path.Combine(tmp, ImageProcessorConfig.FileName), images.ToJson());
             AtomicFile.WriteAllText(Path.Combine(tmp, ConfigFile), model.Config.ToJson());
         });
     }

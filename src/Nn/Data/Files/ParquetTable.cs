@@ -1,0 +1,134 @@
+using System.Globalization;
+using Parquet;
+using Parquet.Schema;
+
+namespace Finetune.Nn.Data;
+
+/// <summary>
+/// Parquet files (Parquet.Net), as Hugging Face datasets ship them: every row group, top-level columns of strings,
+/// numbers and booleans as text; other columns (lists, structs, binary such as image bytes) are listed as unsupported.
+/// </summary>
+public static class ParquetTable
+{
+    /// <summary>More rows than this are refused before anything is allocated (a damaged footer can claim billions).</summary>
+    public const int MaxRows = 10_000_000;
+
+    /// <summary>The one entry point: every record of <paramref name="stream"/> (readable and seekable); <paramref name="source"/> names it
+    /// in errors.</summary>
+    public static RecordTable Read(Stream stream, string source)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanSeek)
+        {
+            var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            copy.Position = 0;
+            stream = copy;
+        }
+        try
+        {
+            return ReadAsync(stream, source).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is not DataFileException)
+        {
+            // Parquet.Net reports damaged files through many exception types (Thrift, IO, cast, index, allocation of a
+            // size a damaged header claims); all of them mean "not a readable Parquet file".
+            throw new DataFileException(source, null, null,
+                $"not a readable Parquet file ({e.GetType().Name}: {e.Message.Split('\n')[0]})", e);
+        }
+    }
+
+    private static async Task<RecordTable> ReadAsync(Stream stream, string source)
+    {
+        await using var reader = await ParquetReader.CreateAsync(stream, leaveStreamOpen: true).ConfigureAwait(false);
+        var top = reader.Schema.Fields;
+        var columns = top.Select(f => f.Name).ToList();
+        var unsupported = new Dictionary<string, string>();
+        var readable = new List<(int Index, DataField Field)>();
+        for (int i = 0; i < top.Count; i++)
+        {
+            if (top[i] is DataField { IsArray: false } d && IsText(d.ClrType)) readable.Add((i, d));
+            else unsupported[top[i].Name] = top[i] is DataField df ? (df.IsArray ? "list of " : "") + TypeName(df.ClrType)
+                : top[i].SchemaType.ToString().ToLowerInvariant();
+        }
+        var rows = new List<TableRow>();
+        for (int g = 0; g < reader.RowGroupCount; g++)
+        {
+            using var group = reader.OpenRowGroupReader(g);
+            long count = group.RowCount;
+            if (count < 0 || count > MaxRows - rows.Count)
+                throw new DataFileException(source, null, null,
+                    $"row group {g} claims {count:N0} rows; a dataset file may hold at most {MaxRows:N0}");
+            var values = new string?[count][];
+            for (int r = 0; r < count; r++) values[r] = new string?[columns.Count];
+            foreach (var (index, field) in readable)
+            {
+                var column = await ReadColumn(group, field, (int)count).ConfigureAwait(false);
+                for (int r = 0; r < count; r++) values[r][index] = column[r];
+            }
+            foreach (var v in values) rows.Add(new TableRow(rows.Count + 1, v));
+        }
+        return new RecordTable(source, columns, rows, unsupported);
+    }
+
+    /// <summary>Parquet.Net reports string columns as ReadOnlyMemory&lt;char&gt; and binary ones as ReadOnlyMemory&lt;byte&gt;.</summary>
+    private static bool IsString(Type t) => t == typeof(string) || t == typeof(ReadOnlyMemory<char>);
+
+    private static string TypeName(Type t) => t == typeof(ReadOnlyMemory<byte>) || t == typeof(byte[]) ? "binary" : t.Name;
+
+    private static bool IsText(Type t) =>
+        IsString(t) || t == typeof(bool) || t == typeof(sbyte) || t == typeof(byte) || t == typeof(short) || t == typeof(ushort)
+        || t == typeof(int) || t == typeof(uint) || t == typeof(long) || t == typeof(ulong) || t == typeof(float) || t == typeof(double)
+            || t == typeof(decimal);
+
+    private static async Task<string?[]> ReadColumn(ParquetRowGroupReader group, DataField field, int count)
+    {
+        if (IsString(field.ClrType))
+        {
+            var strings = new string?[count];
+            await group.ReadAsync(field, strings.AsMemory()).ConfigureAwait(false);
+            return strings;
+        }
+        return field.ClrType switch
+        {
+            var t when t == typeof(bool) => await Read<bool>(group, field, count).ConfigureAwait(false),
+            var t when t == typeof(sbyte) => await Read<sbyte>(group, field, count).ConfigureAwait(false),
+            var t when t == typeof(byte) => await Read<byte>(group, field, count).ConfigureAwait(false),
+            var t when t == typeof(short) => await Read<short>(group, field, count).ConfigureAwait(false),
+            var t when t == typeof(ushort) => await Read<ushort>(group, field, count).ConfigureAwait(false),
+            var t when t == typeof(int) => await Read<int>(group, field, count).ConfigureAwait(false),
+            var t when t == typeof(uint) => await Read<uint>(group, field, count).ConfigureAwait(false),
+            var t when t == typeof(long) => await Read<long>(group, field, count).ConfigureAwait(false),
+            var t when t == typeof(ulong) => await Read<ulong>(group, field, count).ConfigureAwait(false),
+            var t when t == typeof(float) => await Read<float>(group, field, count).ConfigureAwait(false),
+            var t when t == typeof(double) => await Read<double>(group, field, count).ConfigureAwait(false),
+            _ => await Read<decimal>(group, field, count).ConfigureAwait(false),
+        };
+    }
+
+    /// <summary>A nullable or required column of <typeparamref name="T"/> as invariant text (booleans as true/false).</summary>
+    private static async Task<string?[]> Read<T>(ParquetRowGroupReader group, DataField field, int count) where T : struct
+    {
+        var text = new string?[count];
+        if (field.IsNullable)
+        {
+            var values = new T?[count];
+            await group.ReadAsync(field, values.AsMemory()).ConfigureAwait(false);
+            for (int i = 0; i < count; i++) text[i] = values[i] is { } v ? Format(v) : null;
+        }
+        else
+        {
+            var values = new T[count];
+            await group.ReadAsync(field, values.AsMemory()).ConfigureAwait(false);
+            for (int i = 0; i < count; i++) text[i] = Format(values[i]);
+        }
+        return text;
+    }
+
+    private static string Format<T>(T value) where T : struct => value switch
+    {
+        bool b => b ? "true" : "false",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+}
