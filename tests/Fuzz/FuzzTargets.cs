@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Finetune.Nn;
+using Finetune.Nn.Data;
 using Finetune.Nn.IO;
 using Finetune.Nn.Training;
 using Finetune.App;
@@ -9,6 +10,7 @@ using Finetune.Peft.Adapters;
 using Finetune.Peft.IA3;
 using Finetune.Peft.Lora;
 using Finetune.Peft.Prefix;
+using SkiaSharp;
 
 namespace Finetune.Tests.Fuzz;
 
@@ -35,7 +37,19 @@ public static class FuzzTargets
             """{ "step": 5, "epoch": 1, "batch": 1, "dropout_offset": 1234, "optimizer_steps": 5, "since_best": 1, "optimizer_slots": 2, "best": { "step": 2, "loss": 0.5, "accuracy": 0.75, "examples": 8 }, "losses": [ { "step": 1, "loss": 0.7, "learning_rate": 0.001, "grad_norm": 1.5, "examples_per_second": 30.5 } ], "evaluations": [ { "step": 2, "loss": 0.5, "accuracy": 0.75, "examples": 8 }, { "step": 4, "loss": 0.6, "accuracy": 0.5, "examples": 8 } ], "run_name": "lora r=8", "settings": { "batch_size": "4", "seed": "42", "method": "lora r=8 α=16" } }"""),
         Json("bert_config", "config.json", f => BertConfig.FromJson(f), BertConfig.MiniLmL6.ToJson(), new BertConfig().ToJson()),
         Json("vit_config", "config.json", f => VitConfig.FromJson(f), new VitConfig().ToJson(), new VitConfig { ImageSize = 32, PatchSize = 4, Channels = 3 }.ToJson()),
+        // A user's dataset files: their one documented error is DataFileException naming file, row and column.
+        Data("csv", "fuzz.csv", b => CsvTable.Read(new MemoryStream(b), "fuzz.csv"), DataSeeds.Csv),
+        Data("tsv", "fuzz.tsv", b => CsvTable.Read(new MemoryStream(b), "fuzz.tsv", '\t'), DataSeeds.Tsv),
+        Data("jsonl", "fuzz.jsonl", b => JsonlTable.Read(new MemoryStream(b), "fuzz.jsonl"), DataSeeds.Jsonl),
+        Data("lines", "fuzz.txt", b => LineTable.Read(new MemoryStream(b), "fuzz.txt"), DataSeeds.Lines),
+        Data("parquet", "fuzz.parquet", b => ParquetTable.Read(new MemoryStream(b), "fuzz.parquet"), DataSeeds.Parquet()),
+        Data("png", "fuzz.png", b => ImageDecoder.Decode(b, "fuzz.png", DataSeeds.Processor), DataSeeds.Image(SKEncodedImageFormat.Png))
+            with { MutantsMaySurvive = false },
+        Data("jpeg", "fuzz.jpg", b => ImageDecoder.Decode(b, "fuzz.jpg", DataSeeds.Processor), DataSeeds.Image(SKEncodedImageFormat.Jpeg)),
     };
+
+    private static FuzzTarget Data(string name, string source, Action<byte[]> read, byte[] seed) =>
+        new(name, source, new[] { seed }, read) { Documented = typeof(DataFileException) };
 
     public static FuzzTarget Get(string name) => All.FirstOrDefault(t => t.Name == name) ?? throw new ArgumentException($"no fuzz target '{name}'");
 

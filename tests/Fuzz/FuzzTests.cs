@@ -1,8 +1,8 @@
 namespace Finetune.Tests.Fuzz;
 
 /// <summary>
-/// Every reader under 20,000 mutants per CI run: the only exception that may escape is an InvalidDataException naming
-/// the file (docs/RELIABILITY.md). `dotnet run -c Release --project bench -- fuzz` runs a million.
+/// Every reader under 20,000 mutants per CI run: the only exception that may escape is the reader's documented one
+/// naming the file (docs/RELIABILITY.md). `dotnet run -c Release --project bench -- fuzz` runs a million.
 /// </summary>
 [TestFixture]
 public class FuzzTests
@@ -18,7 +18,8 @@ public class FuzzTests
         TestContext.Out.WriteLine($"{name}: {result.Mutants} mutants, {result.Accepted} accepted, {result.Rejected} rejected, {result.Elapsed.TotalSeconds:F1} s");
         Assert.That(result.Failures.Select(f => $"#{f.Index} {f.Exception}: {f.Message} input {Convert.ToBase64String(f.Input)}"), Is.Empty);
         Assert.That(result.Rejected, Is.GreaterThan(CiMutants / 10), "the mutator should break most inputs; it barely did");
-        Assert.That(result.Accepted, Is.GreaterThan(0), "the seeds should survive some mutations (values within range)");
+        if (FuzzTargets.Get(name).MutantsMaySurvive)
+            Assert.That(result.Accepted, Is.GreaterThan(0), "the seeds should survive some mutations (values within range)");
     }
 
     [TestCaseSource(nameof(Targets))]

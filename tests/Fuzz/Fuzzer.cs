@@ -26,7 +26,7 @@ public static class Fuzzer
 
     /// <summary>
     /// Null when the reader accepted the input; a failure with an empty exception name when it rejected it the documented
-    /// way (an <see cref="InvalidDataException"/> naming the file on one line); otherwise the failure.
+    /// way (its documented exception naming the file on one line); otherwise the failure.
     /// </summary>
     public static FuzzFailure? Check(FuzzTarget target, byte[] input, int index = 0)
     {
@@ -35,7 +35,8 @@ public static class Fuzzer
             target.Read(input);
             return null;
         }
-        catch (InvalidDataException e) when (e.Message.StartsWith(target.Source, StringComparison.Ordinal) && !e.Message.Contains('\n'))
+        catch (Exception e) when (target.Documented.IsInstanceOfType(e) && e.Message.StartsWith(target.Source, StringComparison.Ordinal)
+            && !e.Message.Contains('\n'))
         {
             return new FuzzFailure(index, "", e.Message, input);
         }
