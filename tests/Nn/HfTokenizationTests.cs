@@ -96,20 +96,6 @@ public class HfTokenizationTests
     }
 
     [Test]
-    public void A_pair_gets_token_types_and_loses_tokens_from_the_longer_text_first()
-    {
-        using var tokenizer = MiniLm.LoadTokenizer();
-        var (ids, types) = tokenizer.EncodePair("one two three four five six", "seven eight", 8);
-        var a = tokenizer.Pieces("one two three four five six");
-        var b = tokenizer.Pieces("seven eight");
-        Assert.That(ids, Is.EqualTo(new[] { tokenizer.ClsId }.Concat(a[..3]).Append(tokenizer.SepId).Concat(b).Append(tokenizer.SepId)));
-        Assert.That(types, Is.EqualTo(new[] { 0, 0, 0, 0, 0, 1, 1, 1 }));
-        var batch = tokenizer.EncodeBatch(new[] { "a b", "c" }, pairs: new[] { "d", "e f g" });
-        Assert.That(batch.TokenTypeIds[..batch.SequenceLength].Count(t => t == 1), Is.EqualTo(2));
-        Assert.That(batch.TokenTypeIds[batch.SequenceLength..].Count(t => t == 1), Is.EqualTo(4));
-    }
-
-    [Test]
     public void A_folder_with_only_vocab_txt_follows_its_tokenizer_config()
     {
         var dir = Directory.CreateTempSubdirectory("vocab-folder-").FullName;

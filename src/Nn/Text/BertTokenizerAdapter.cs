@@ -7,8 +7,8 @@ namespace Finetune.Nn.Text;
 /// <summary>
 /// Hugging Face's own tokenization (the Rust <c>tokenizers</c> library through Tokenizers.DotNet) reading a model's
 /// <c>tokenizer.json</c>, shaped for a BERT-family encoder: the library normalises, pre-tokenizes and splits into
-/// wordpieces; this class adds [CLS] A [SEP] (B [SEP]) itself so it can truncate first (head, or head+tail), then pads
-/// each batch to its longest row with a 0/1 attention mask and 0/1 token types.
+/// wordpieces; this class adds [CLS] … [SEP] itself so it can truncate first (head, or head+tail), then pads
+/// each batch to its longest row with a 0/1 attention mask.
 /// </summary>
 public sealed class BertTokenizerAdapter : IDisposable
 {
@@ -183,57 +183,23 @@ public sealed class BertTokenizerAdapter : IDisposable
     }
 
     /// <summary>
-    /// [CLS] A [SEP] B [SEP] with token types 0 for [CLS] A [SEP] and 1 for B [SEP]. Over the maximum, tokens come off the
-    /// end of the longer text first (Hugging Face's longest_first).
+    /// Encodes each text as a row, padded to the longest row (or to the maximum length with <paramref name="padToMaxLength"/>).
     /// </summary>
-    public (int[] Ids, int[] TypeIds) EncodePair(string text, string pair, int? maxLength = null)
-    {
-        int max = maxLength ?? MaxLength;
-        if (max < 3) throw new ArgumentOutOfRangeException(nameof(maxLength), max, "tokenizer: max length must leave room for [CLS] and two [SEP]");
-        var a = Pieces(text);
-        var b = Pieces(pair);
-        int na = a.Length, nb = b.Length;
-        while (na + nb > max - 3)
-        {
-            if (na > nb) na--;
-            else nb--;
-        }
-        var ids = new int[na + nb + 3];
-        var types = new int[ids.Length];
-        ids[0] = ClsId;
-        a.AsSpan(0, na).CopyTo(ids.AsSpan(1));
-        ids[na + 1] = SepId;
-        b.AsSpan(0, nb).CopyTo(ids.AsSpan(na + 2));
-        ids[^1] = SepId;
-        types.AsSpan(na + 2).Fill(1);
-        return (ids, types);
-    }
-
-    /// <summary>
-    /// Encodes each text (with its pair, when <paramref name="pairs"/> is given) as a row, padded to the longest row
-    /// (or to the maximum length with <paramref name="padToMaxLength"/>).
-    /// </summary>
-    public EncodedBatch EncodeBatch(IReadOnlyList<string> texts, int? maxLength = null, bool padToMaxLength = false,
-        IReadOnlyList<string>? pairs = null)
+    public EncodedBatch EncodeBatch(IReadOnlyList<string> texts, int? maxLength = null, bool padToMaxLength = false)
     {
         ArgumentNullException.ThrowIfNull(texts);
         if (texts.Count == 0) throw new ArgumentException("tokenizer: the batch is empty");
-        if (pairs is not null && pairs.Count != texts.Count)
-            throw new ArgumentException($"tokenizer: {texts.Count} texts but {pairs.Count} second texts of pairs");
-        var rows = new (int[] Ids, int[]? Types)[texts.Count];
-        for (int i = 0; i < rows.Length; i++) rows[i] = pairs is null ? (Encode(texts[i], maxLength), null) : EncodePair(texts[i], pairs[i], maxLength);
-        int seq = padToMaxLength ? maxLength ?? MaxLength : rows.Max(r => r.Ids.Length);
+        var rows = texts.Select(t => Encode(t, maxLength)).ToArray();
+        int seq = padToMaxLength ? maxLength ?? MaxLength : rows.Max(r => r.Length);
         var ids = new int[rows.Length * seq];
         var mask = new float[rows.Length * seq];
-        var types = new int[rows.Length * seq];
         Array.Fill(ids, PadId);
         for (int b = 0; b < rows.Length; b++)
         {
-            rows[b].Ids.CopyTo(ids, b * seq);
-            rows[b].Types?.CopyTo(types, b * seq);
-            Array.Fill(mask, 1f, b * seq, rows[b].Ids.Length);
+            rows[b].CopyTo(ids, b * seq);
+            Array.Fill(mask, 1f, b * seq, rows[b].Length);
         }
-        return new EncodedBatch(rows.Length, seq, ids, mask, types, rows.Select(r => r.Ids.Length).ToArray());
+        return new EncodedBatch(rows.Length, seq, ids, mask, new int[rows.Length * seq], rows.Select(r => r.Length).ToArray());
     }
 
     public void Dispose() => _tokenizer.Dispose();

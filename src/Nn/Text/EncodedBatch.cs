@@ -18,6 +18,6 @@ public sealed record EncodedBatch(
     public Tensor AttentionMaskTensor(Device? device = null) =>
         Tensor.FromArray(AttentionMask, new[] { BatchSize, SequenceLength }, device);
 
-    /// <summary>int32 [batch, seq]: 0 for the first text, 1 for the second of a pair.</summary>
+    /// <summary>int32 zeros [batch, seq] (single-segment input).</summary>
     public Tensor TokenTypeIdsTensor(Device? device = null) => Tensor.FromArray(TokenTypeIds, new[] { BatchSize, SequenceLength }, device);
 }
