@@ -9,7 +9,8 @@ out here, the adapters as PEFT's layers compute them).
       parameters, 440 MB) and its logits into DIR; the tests generate it in a temporary folder.
 
 tests/fixtures/hf/:
-  tiny-bert/        BertForSequenceClassification: config.json, model.safetensors, expected.json (ids, mask, logits)
+  tiny-bert/        BertForSequenceClassification: config.json, model.safetensors, vocab.txt ([PAD] [UNK] [CLS] [SEP]
+                    [MASK] w0 w1 ...), expected.json (ids, mask, logits)
   tiny-bert/lora, ia3, prefix, prefix-mlp/
                     PEFT adapters (task_type SEQ_CLS, classifier in modules_to_save): adapter_config.json and
                     adapter_model.safetensors with PEFT's keys (base_model.model.<path>.lora_A.weight, ...ia3_l as
@@ -151,6 +152,11 @@ def write_bert(directory, cfg, labels, std, batch, seq):
     write_fixture(sd, {"format": "pt"}, "model.safetensors", directory)
     write_json(directory, "expected.json", expected(ids, mask, types, logits))
     write_json(directory, "config.json", cfg)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    words = specials + [f"w{i}" for i in range(cfg["vocab_size"] - len(specials))]
+    with open(os.path.join(directory, "vocab.txt.tmp"), "w") as f:
+        f.write("\n".join(words) + "\n")
+    os.replace(os.path.join(directory, "vocab.txt.tmp"), os.path.join(directory, "vocab.txt"))
     return sd, cfg, (ids, mask, types)
 
 

@@ -35,7 +35,7 @@ internal static class EvalCommand
             };
             reviews = ImdbRun.Take(reviews, r.GetValue(examples), "--examples");
             using var prepared = FineTuning.LoadMiniLm(dir);
-            var tokenizer = MiniLm.LoadTokenizer(CommonOptions.ValidMaxLength(r.GetValue(maxLength)));
+            var tokenizer = FineTuning.TextTokenizer(prepared.Options, CommonOptions.ValidMaxLength(r.GetValue(maxLength)));
             tokenizer.Truncation = r.GetValue(truncation);
             var clock = Stopwatch.StartNew();
             var result = ImdbRun.Status($"Evaluating on {reviews.Count:N0} {which} reviews with {CpuParallel.Threads} threads", () =>

@@ -18,9 +18,10 @@ public sealed class BertTokenizerAdapter : IDisposable
 
     private readonly HfTokenizer _tokenizer;
 
-    private BertTokenizerAdapter(HfTokenizer tokenizer, int clsId, int sepId, int padId, int maxLength, string source)
+    private BertTokenizerAdapter(HfTokenizer tokenizer, int clsId, int sepId, int padId, int maxLength, string source, string json)
     {
         _tokenizer = tokenizer;
+        TokenizerJson = json;
         ClsId = clsId;
         SepId = sepId;
         PadId = padId;
@@ -46,6 +47,7 @@ public sealed class BertTokenizerAdapter : IDisposable
             throw new InvalidDataException($"{source}: not valid JSON: {e.Message}", e);
         }
         var (cls, sep) = SpecialIds(o, source);
+        string original = o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
         int pad = o["padding"] is JsonObject padding && padding["pad_id"] is JsonValue padId ? padId.GetValue<int>()
             : TokenId(o, "[PAD]") ?? 0;
         o["post_processor"] = null;
@@ -65,7 +67,7 @@ public sealed class BertTokenizerAdapter : IDisposable
             {
                 throw new InvalidDataException($"{source}: Hugging Face tokenizers cannot load it: {e.Message}", e);
             }
-            return new BertTokenizerAdapter(tokenizer, cls, sep, pad, maxLength, source);
+            return new BertTokenizerAdapter(tokenizer, cls, sep, pad, maxLength, source, original);
         }
         finally
         {
@@ -131,6 +133,9 @@ public sealed class BertTokenizerAdapter : IDisposable
         var built = BertTokenizerJson.Build(BertTokenizerJson.ReadVocab(s, vocab), lower, strip, chinese, vocab);
         return FromTokenizerJson(built, vocab, maxLength);
     }
+
+    /// <summary>The tokenizer.json this tokenizer was read from (or built), its own template and settings included.</summary>
+    public string TokenizerJson { get; }
 
     /// <summary>The file (or resource) the tokenizer came from, for messages.</summary>
     public string Source { get; }
@@ -200,6 +205,31 @@ public sealed class BertTokenizerAdapter : IDisposable
             Array.Fill(mask, 1f, b * seq, rows[b].Length);
         }
         return new EncodedBatch(rows.Length, seq, ids, mask, new int[rows.Length * seq], rows.Select(r => r.Length).ToArray());
+    }
+
+    /// <summary>
+    /// Writes tokenizer.json, tokenizer_config.json and, for a WordPiece model, vocab.txt into <paramref name="directory"/>
+    /// (each atomically), so Hugging Face's AutoTokenizer and this class read them back.
+    /// </summary>
+    public void SaveFiles(string directory)
+    {
+        var o = JsonNode.Parse(TokenizerJson)!.AsObject();
+        Directory.CreateDirectory(directory);
+        Finetune.Nn.IO.AtomicFile.WriteAllText(Path.Combine(directory, TokenizerFile), TokenizerJson);
+        var config = new JsonObject
+        {
+            ["tokenizer_class"] = "BertTokenizer",
+            ["do_lower_case"] = o["normalizer"]?["lowercase"]?.DeepClone() ?? true,
+            ["model_max_length"] = MaxLength,
+        };
+        if (o["model"]?["type"]?.GetValue<string>() == "WordPiece" && o["model"]!["vocab"] is JsonObject vocab)
+        {
+            var tokens = vocab.OrderBy(p => p.Value!.GetValue<int>()).Select(p => p.Key).ToList();
+            foreach (var (field, id) in new[] { ("cls_token", ClsId), ("sep_token", SepId), ("pad_token", PadId) })
+                if (id >= 0 && id < tokens.Count) config[field] = tokens[id];
+            Finetune.Nn.IO.AtomicFile.WriteAllText(Path.Combine(directory, VocabFile), string.Join("\n", tokens) + "\n");
+        }
+        Finetune.Nn.IO.AtomicFile.WriteAllText(Path.Combine(directory, TokenizerConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
     public void Dispose() => _tokenizer.Dispose();
