@@ -192,22 +192,26 @@ public static class HfModelFolder
             }
             var model = new BertModel(config, new Generator(0), addPooler: state.ContainsKey("pooler.dense.weight"));
             Module.WithState(model, state, weightsPath);
-            (Tensor Weight, Tensor Bias)? head = null;
-            if (wantHead && headWeight is not null)
-            {
-                if (headWeight.Rank != 2 || headWeight.Size(1) != config.HiddenSize || headBias is null || !headBias.Shape.SequenceEqual(new[] { headWeight.Size(0) }))
-                {
-                    model.Dispose();
-                    throw new InvalidDataException($"{weightsPath}: classifier.weight {headWeight.Describe()} and classifier.bias {headBias?.Describe() ?? "(missing)"} do not form a head over hidden size {config.HiddenSize}");
-                }
-                head = (headWeight.Clone().Keep(), headBias.Clone().Keep());
-            }
-            return (model, head);
+            return (model, wantHead ? Head(model, headWeight, headBias, config.HiddenSize, weightsPath) : null);
         }
         finally
         {
             foreach (var t in raw.Values) t.Dispose();
         }
+    }
+
+    /// <summary>Copies of classifier.weight [labels, hidden] and classifier.bias [labels], when the file has a head; disposes
+    /// <paramref name="model"/> before naming a malformed one.</summary>
+    private static (Tensor Weight, Tensor Bias)? Head(Module model, Tensor? weight, Tensor? bias, int hidden, string source)
+    {
+        if (weight is null) return null;
+        if (weight.Rank != 2 || weight.Size(1) != hidden || bias is null || !bias.Shape.SequenceEqual(new[] { weight.Size(0) }))
+        {
+            model.Dispose();
+            throw new InvalidDataException($"{source}: classifier.weight {weight.Describe()} and classifier.bias " +
+                $"{bias?.Describe() ?? "(missing)"} do not form a head over hidden size {hidden}");
+        }
+        return (weight.Clone().Keep(), bias.Clone().Keep());
     }
 
     /// <summary>HF BERT names to this engine's: "bert." prefix dropped; pretraining heads and position_ids skipped.</summary>
@@ -299,17 +303,7 @@ public static class HfModelFolder
             }
             var model = new VitModel(config, new Generator(0));
             Module.WithState(model, state, weightsPath);
-            (Tensor Weight, Tensor Bias)? head = null;
-            if (headWeight is not null)
-            {
-                if (headWeight.Rank != 2 || headWeight.Size(1) != config.HiddenSize || headBias is null || !headBias.Shape.SequenceEqual(new[] { headWeight.Size(0) }))
-                {
-                    model.Dispose();
-                    throw new InvalidDataException($"{weightsPath}: classifier.weight {headWeight.Describe()} and classifier.bias {headBias?.Describe() ?? "(missing)"} do not form a head over hidden size {config.HiddenSize}");
-                }
-                head = (headWeight.Clone().Keep(), headBias.Clone().Keep());
-            }
-            return (model, head);
+            return (model, Head(model, headWeight, headBias, config.HiddenSize, weightsPath));
         }
         finally
         {
