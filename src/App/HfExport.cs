@@ -30,14 +30,16 @@ public static class HfExport
     {
         var config = prepared.Peft.Config;
         if (!CanMerge(config))
-            throw new ArgumentException($"export --merge: a {config.PeftType} adapter cannot be folded into a plain model; export without --merge to get it in PEFT's layout");
+            throw new ArgumentException($"export --merge: a {config.PeftType} adapter cannot be folded into a plain model; export " +
+                $"without --merge to get it in PEFT's layout");
         if (prepared.Model is not BertForSequenceClassification model)
             throw new ArgumentException($"export --merge: a {prepared.Model.GetType().Name} is not a BERT sequence classifier");
         bool lora = config is LoraConfig;
         if (lora) prepared.Peft.Merge();
         try
         {
-            using var plain = new BertForSequenceClassification(new BertModel(model.Bert.Config, new Generator(0), model.Bert.Pooler is not null),
+            using var plain = new BertForSequenceClassification(new BertModel(model.Bert.Config, new Generator(0),
+                model.Bert.Pooler is not null),
                 model.NumLabels, model.PoolingMode);
             using (var scope = TensorScope.Begin())
             {

@@ -42,10 +42,12 @@ public static class PeftFormat
 
     public static bool IsPromptLearning(PeftConfig config) => config is PromptTuningConfig or PrefixTuningConfig;
 
-    /// <summary>PEFT's task type for the model: SEQ_CLS for a BERT sequence classifier, null otherwise (as PEFT for other models).</summary>
+    /// <summary>PEFT's task type for the model: SEQ_CLS for a BERT sequence classifier, null otherwise (as PEFT for other
+    /// models).</summary>
     public static string? TaskType(Module model) => model is BertForSequenceClassification ? "SEQ_CLS" : null;
 
-    /// <summary>adapter_config.json: the method's fields plus PEFT's task type, base model and, for prompt learning, the model's shape.</summary>
+    /// <summary>adapter_config.json: the method's fields plus PEFT's task type, base model and, for prompt learning, the model's
+    /// shape.</summary>
     public static string ConfigJson(PeftConfig config, Module model, string? baseModelNameOrPath)
     {
         var o = JsonNode.Parse(config.ToJson())!.AsObject();
@@ -130,7 +132,8 @@ public static class PeftFormat
         {
             // PEFT keeps only the projected prefixes; like PEFT in inference mode, the projection gives way to them.
             encoder.DropProjection();
-            expected = model.NamedParameters().Where(p => expected.ContainsKey(p.Key) || p.Key.StartsWith(PrefixTuningMethod.EncoderName + ".", StringComparison.Ordinal))
+            expected = model.NamedParameters().Where(p => expected.ContainsKey(p.Key)
+                || p.Key.StartsWith(PrefixTuningMethod.EncoderName + ".", StringComparison.Ordinal))
                 .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
         }
         var byKey = new Dictionary<string, (string Path, Parameter Parameter, int[] Shape)>(StringComparer.Ordinal);
@@ -142,19 +145,22 @@ public static class PeftFormat
         // Unexpected keys first: a file that loads into no module is the failure PEFT's strict=False loading would hide.
         var problems = new List<string>();
         var unexpected = file.Keys.Where(k => !byKey.ContainsKey(k)).ToList();
-        if (unexpected.Count > 0 && unexpected.All(k => !k.StartsWith(PromptLearningPrefix, StringComparison.Ordinal) && k != PromptEmbeddings))
+        if (unexpected.Count > 0 && unexpected.All(k => !k.StartsWith(PromptLearningPrefix, StringComparison.Ordinal)
+            && k != PromptEmbeddings))
             problems.Add($"keys must follow PEFT's layout ('{ModelPrefix}<module path>…' or '{PromptEmbeddings}')");
         foreach (var k in unexpected) problems.Add($"unexpected tensor '{k}' (matches no parameter of this adapter on this model)");
         foreach (var (key, (path, p, shape)) in byKey)
         {
             if (!file.TryGetValue(key, out var t)) problems.Add($"missing tensor '{key}' {Describe(shape)} (for {path})");
-            else if (!t.Shape.SequenceEqual(shape)) problems.Add($"tensor '{key}' has shape {t.Describe()} in the file, but the model expects {Describe(shape)}");
+            else if (!t.Shape.SequenceEqual(shape)) problems.Add($"tensor '{key}' has shape {t.Describe()} in the file, but the model " +
+                $"expects {Describe(shape)}");
         }
         if (problems.Count > 0)
         {
-            var shown = problems.Take(4).Concat(problems.Skip(4).Where(m => m.StartsWith("missing", StringComparison.Ordinal)).Take(1)).ToList();
-            throw new InvalidDataException(
-                $"{source}: cannot load the adapter: {string.Join("; ", shown)}{(problems.Count > shown.Count ? $"; and {problems.Count - shown.Count} more" : "")}");
+            var shown = problems.Take(4).Concat(problems.Skip(4).Where(m => m.StartsWith("missing", StringComparison.Ordinal)).Take(1))
+                .ToList();
+            var more = problems.Count > shown.Count ? $"; and {problems.Count - shown.Count} more" : "";
+            throw new InvalidDataException($"{source}: cannot load the adapter: {string.Join("; ", shown)}{more}");
         }
         var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var (key, (path, p, _)) in byKey) state[path] = file[key].Reshape(p.Value.Shape.ToArray());

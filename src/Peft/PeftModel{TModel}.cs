@@ -175,13 +175,15 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
         }
         try
         {
-            SafeTensors.Save(Path.Combine(directory, PeftModel.AdapterWeightsFile), file, new Dictionary<string, string> { ["format"] = "pt" });
+            SafeTensors.Save(Path.Combine(directory, PeftModel.AdapterWeightsFile), file, new Dictionary<string,
+                string> { ["format"] = "pt" });
         }
         finally
         {
             foreach (var t in file.Values) t.Dispose();
         }
-        AtomicFile.WriteAllText(Path.Combine(directory, PeftModel.AdapterConfigFile), PeftFormat.ConfigJson(injection.Config, Model, BaseModelNameOrPath));
+        AtomicFile.WriteAllText(Path.Combine(directory, PeftModel.AdapterConfigFile), PeftFormat.ConfigJson(injection.Config, Model,
+            BaseModelNameOrPath));
     }
 
     /// <summary>

@@ -42,7 +42,8 @@ internal static class EmbedCommand
             bool packaged = string.Equals(name, "minilm", StringComparison.OrdinalIgnoreCase);
             using var encoder = packaged ? MiniLm.LoadModel() : HfModelFolder.LoadBert(name);
             encoder.Eval();
-            using var tokenizer = packaged ? MiniLm.LoadTokenizer() : BertTokenizerAdapter.FromModelDirectory(name, encoder.Config.MaxPositions);
+            using var tokenizer = packaged ? MiniLm.LoadTokenizer() : BertTokenizerAdapter.FromModelDirectory(name,
+                encoder.Config.MaxPositions);
             var json = new StringBuilder();
             foreach (var vector in SentenceEmbeddings.Embed(encoder, tokenizer, lines, batchSize, r.GetValue(normalize)))
             {

@@ -8,10 +8,13 @@ internal static class ExportCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "directory written by train/demo --output (or its model/ folder)", Required = true };
+        var model = new Option<string>("--model") { Description = "directory written by train/demo --output (or its model/ folder)",
+            Required = true };
         var output = new Option<string>("--output", "-o") { Description = "folder to write", Required = true };
-        var merge = new Option<bool>("--merge") { Description = "fold the adapter into the weights and write a plain BertForSequenceClassification folder" };
-        var command = new Command("export", "Write a fine-tuned run as Hugging Face files: the adapter in PEFT's layout, or with --merge a plain model")
+        var merge = new Option<bool>("--merge") { Description = "fold the adapter into the weights and write a plain " +
+            "BertForSequenceClassification folder" };
+        var command = new Command("export", "Write a fine-tuned run as Hugging Face files: the adapter in PEFT's layout, or with " +
+            "--merge a plain model")
         {
             model, output, merge,
         };

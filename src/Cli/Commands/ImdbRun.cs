@@ -31,7 +31,8 @@ internal static class ImdbRun
         var validation = s.ValidationExamples > 0 ? Take(split.Validation, s.ValidationExamples, "--validation-examples") : null;
         var tokenizer = FineTuning.TextTokenizer(s.Method, s.MaxLength);
         tokenizer.Truncation = s.Truncation;
-        using var prepared = Status($"Loading {FineTuning.BaseModelName(s.Method)} and preparing {s.Method.Describe()}", () => FineTuning.Text(s.Method));
+        using var prepared = Status($"Loading {FineTuning.BaseModelName(s.Method)} and preparing {s.Method.Describe()}", ()
+            => FineTuning.Text(s.Method));
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(prepared.Report.ToString())}[/]");
         // Refuse a run that cannot fit before its first step, with the estimate (the host is the only device of these verbs).
         var estimate = MemoryEstimate.ForTraining(BertConfig.MiniLmL6, prepared.Report.Total, prepared.Report.Trainable, s.Train.BatchSize,

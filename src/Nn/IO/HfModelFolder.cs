@@ -21,7 +21,8 @@ public static class HfModelFolder
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"--model: folder '{directory}' does not exist");
         string configPath = Path.Combine(directory, ConfigFile), weightsPath = Path.Combine(directory, WeightsFile);
         if (!File.Exists(configPath))
-            throw new FileNotFoundException($"{directory}: {ConfigFile} is missing (a Hugging Face model folder holds {ConfigFile} and {WeightsFile})", configPath);
+            throw new FileNotFoundException($"{directory}: {ConfigFile} is missing (a Hugging Face model folder holds {ConfigFile} and " +
+                $"{WeightsFile})", configPath);
         if (!File.Exists(weightsPath))
             throw new FileNotFoundException(File.Exists(Path.Combine(directory, "pytorch_model.bin"))
                 ? $"{directory}: {WeightsFile} is missing; only safetensors weights are read (pytorch_model.bin is a pickle)"
@@ -29,7 +30,8 @@ public static class HfModelFolder
         JsonObject o;
         try
         {
-            o = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject ?? throw new InvalidDataException($"{configPath}: the top level is not a JSON object");
+            o = JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject
+                ?? throw new InvalidDataException($"{configPath}: the top level is not a JSON object");
         }
         catch (JsonException e)
         {
@@ -37,7 +39,10 @@ public static class HfModelFolder
         }
         var type = o["model_type"] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
         if (type is null || !ModelTypes.Contains(type))
-            throw new InvalidDataException($"{configPath}: field 'model_type' is {o["model_type"]?.ToJsonString() ?? "missing"}; supported: {string.Join(", ", ModelTypes)}");
+        {
+            var found = o["model_type"]?.ToJsonString() ?? "missing";
+            throw new InvalidDataException($"{configPath}: field 'model_type' is {found}; supported: {string.Join(", ", ModelTypes)}");
+        }
         return o;
     }
 
@@ -67,7 +72,8 @@ public static class HfModelFolder
         try
         {
             var model = new BertForSequenceClassification(bert, head.Value.Weight.Size(0), pooling);
-            model.LoadStateDict(new Dictionary<string, Tensor> { ["classifier.weight"] = head.Value.Weight, ["classifier.bias"] = head.Value.Bias },
+            model.LoadStateDict(new Dictionary<string, Tensor> { ["classifier.weight"] = head.Value.Weight,
+                ["classifier.bias"] = head.Value.Bias },
                 strict: false, source);
             return model;
         }
@@ -99,7 +105,8 @@ public static class HfModelFolder
         if (head is null)
         {
             vit.Dispose();
-            throw new InvalidDataException($"{Path.Combine(directory, WeightsFile)}: no classifier.weight; this folder holds an encoder without a classification head");
+            throw new InvalidDataException($"{Path.Combine(directory, WeightsFile)}: no classifier.weight; this folder holds an encoder " +
+                $"without a classification head");
         }
         var (weight, bias) = head.Value;
         try
@@ -128,7 +135,8 @@ public static class HfModelFolder
         var names = labels ?? Enumerable.Range(0, model.NumLabels).Select(i => $"LABEL_{i}").ToList();
         if (names.Count != model.NumLabels)
             throw new ArgumentException($"hf folder: {names.Count} label names for a head of {model.NumLabels} labels");
-        config["id2label"] = new JsonObject(names.Select((n, i) => KeyValuePair.Create(i.ToString(System.Globalization.CultureInfo.InvariantCulture), (JsonNode?)n)));
+        config["id2label"] = new JsonObject(names.Select((n, i)
+            => KeyValuePair.Create(i.ToString(System.Globalization.CultureInfo.InvariantCulture), (JsonNode?)n)));
         config["label2id"] = new JsonObject(names.Select((n, i) => KeyValuePair.Create(n, (JsonNode?)i)));
         if (model.PoolingMode == PoolingMode.Mean) config["pooling"] = "mean";
         using var scope = TensorScope.Begin();
@@ -160,7 +168,8 @@ public static class HfModelFolder
         Directory.CreateDirectory(directory);
         SafeTensors.Save(Path.Combine(directory, WeightsFile), state, new Dictionary<string, string> { ["format"] = "pt" });
         // The config goes last: its presence marks a complete folder.
-        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile),
+            config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
     private static (BertModel Model, (Tensor Weight, Tensor Bias)? Head) LoadBertParts(string directory, bool wantHead)
@@ -168,7 +177,8 @@ public static class HfModelFolder
         var o = ReadConfig(directory);
         string configPath = Path.Combine(directory, ConfigFile), weightsPath = Path.Combine(directory, WeightsFile);
         string type = o["model_type"]!.GetValue<string>();
-        if (type == "vit") throw new InvalidDataException($"{configPath}: field 'model_type' is 'vit'; a text model (bert, distilbert) is needed here");
+        if (type == "vit") throw new InvalidDataException($"{configPath}: field 'model_type' is 'vit'; a text model (bert, distilbert) " +
+            $"is needed here");
         bool distil = type == "distilbert";
         var config = distil ? DistilBertConfig(o, configPath) : BertConfig.FromJson(o.ToJsonString(), configPath);
         var raw = SafeTensors.Load(weightsPath);
@@ -186,7 +196,8 @@ public static class HfModelFolder
             if (distil)
             {
                 if (wantHead && raw.ContainsKey("pre_classifier.weight"))
-                    throw new InvalidDataException($"{weightsPath}: DistilBERT's classification head (pre_classifier, ReLU, classifier) is not implemented; load the encoder and train a new head");
+                    throw new InvalidDataException($"{weightsPath}: DistilBERT's classification head (pre_classifier, ReLU, classifier) " +
+                        $"is not implemented; load the encoder and train a new head");
                 // DistilBERT has no token types: one zero row adds nothing.
                 state["embeddings.token_type_embeddings.weight"] = Tensor.Zeros(1, config.HiddenSize);
             }
@@ -229,7 +240,8 @@ public static class HfModelFolder
         ("output_layer_norm.", "output.LayerNorm."),
     };
 
-    /// <summary>DistilBERT names to BERT's (<c>transformer.layer.N.attention.q_lin</c> → <c>encoder.layer.N.attention.self.query</c>, ...).</summary>
+    /// <summary>DistilBERT names to BERT's (<c>transformer.layer.N.attention.q_lin</c> → <c>encoder.layer.N.attention.self.query</c>,
+    /// ...).</summary>
     private static string? DistilBertToBert(string name)
     {
         string n = name.StartsWith("distilbert.", StringComparison.Ordinal) ? name["distilbert.".Length..] : name;
@@ -272,7 +284,8 @@ public static class HfModelFolder
         {
             // Name DistilBERT's own fields in the message.
             var message = e.Message;
-            foreach (var (ours, theirs) in new[] { ("hidden_size", "dim"), ("num_hidden_layers", "n_layers"), ("num_attention_heads", "n_heads"), ("intermediate_size", "hidden_dim"), ("hidden_act", "activation") })
+            foreach (var (ours, theirs) in new[] { ("hidden_size", "dim"), ("num_hidden_layers", "n_layers"), ("num_attention_heads",
+                "n_heads"), ("intermediate_size", "hidden_dim"), ("hidden_act", "activation") })
                 message = message.Replace($"'{ours}'", $"'{theirs}'");
             throw new InvalidDataException(message, e);
         }

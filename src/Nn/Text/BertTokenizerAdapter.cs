@@ -155,7 +155,8 @@ public sealed class BertTokenizerAdapter : IDisposable
     /// </summary>
     public TruncationMode Truncation { get; set; } = TruncationMode.Head;
 
-    /// <summary>The library's ids of <paramref name="text"/>: normalised, pre-tokenized, wordpieces; no special tokens, no truncation.</summary>
+    /// <summary>The library's ids of <paramref name="text"/>: normalised, pre-tokenized, wordpieces; no special tokens, no
+    /// truncation.</summary>
     public int[] Pieces(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -163,7 +164,8 @@ public sealed class BertTokenizerAdapter : IDisposable
         {
             if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) i++;
             else if (char.IsSurrogate(text[i]))
-                throw new ArgumentException($"tokenizer: the text has an unpaired UTF-16 surrogate U+{(int)text[i]:X4} at index {i}", nameof(text));
+                throw new ArgumentException($"tokenizer: the text has an unpaired UTF-16 surrogate U+{(int)text[i]:X4} at index {i}",
+                    nameof(text));
         }
         var ids = _tokenizer.Encode(text);
         var pieces = new int[ids.Length];
@@ -229,7 +231,8 @@ public sealed class BertTokenizerAdapter : IDisposable
                 if (id >= 0 && id < tokens.Count) config[field] = tokens[id];
             Finetune.Nn.IO.AtomicFile.WriteAllText(Path.Combine(directory, VocabFile), string.Join("\n", tokens) + "\n");
         }
-        Finetune.Nn.IO.AtomicFile.WriteAllText(Path.Combine(directory, TokenizerConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        Finetune.Nn.IO.AtomicFile.WriteAllText(Path.Combine(directory, TokenizerConfigFile),
+            config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
     public void Dispose() => _tokenizer.Dispose();

@@ -33,7 +33,8 @@ public static class BertTokenizerJson
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < vocab.Count; i++) ids[vocab[i]] = i;
         var missing = SpecialTokens.Where(t => !ids.ContainsKey(t)).ToList();
-        if (missing.Count > 0) throw new InvalidDataException($"{source}: the BERT special tokens {string.Join(", ", missing)} are not in the vocabulary");
+        if (missing.Count > 0)
+            throw new InvalidDataException($"{source}: the BERT special tokens {string.Join(", ", missing)} are not in the vocabulary");
         var vocabJson = new JsonObject();
         foreach (var (token, id) in ids.OrderBy(p => p.Value)) vocabJson[token] = id;
         var added = new JsonArray();
@@ -43,9 +44,11 @@ public static class BertTokenizerJson
                 ["id"] = ids[t], ["content"] = t, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
                 ["normalized"] = false, ["special"] = true,
             });
-        JsonObject Special(string token, int typeId) => new() { ["SpecialToken"] = new JsonObject { ["id"] = token, ["type_id"] = typeId } };
+        JsonObject Special(string token, int typeId) => new() { ["SpecialToken"] = new JsonObject { ["id"] = token,
+            ["type_id"] = typeId } };
         JsonObject Sequence(string id, int typeId) => new() { ["Sequence"] = new JsonObject { ["id"] = id, ["type_id"] = typeId } };
-        JsonObject SpecialEntry(string token) => new() { ["id"] = token, ["ids"] = new JsonArray(ids[token]), ["tokens"] = new JsonArray(token) };
+        JsonObject SpecialEntry(string token) => new() { ["id"] = token, ["ids"] = new JsonArray(ids[token]),
+            ["tokens"] = new JsonArray(token) };
         var o = new JsonObject
         {
             ["version"] = "1.0",

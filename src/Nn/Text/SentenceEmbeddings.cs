@@ -10,7 +10,8 @@ public static class SentenceEmbeddings
         ArgumentNullException.ThrowIfNull(encoder);
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(texts);
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "embeddings: the batch size must be at least 1");
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize,
+            "embeddings: the batch size must be at least 1");
         var result = new float[texts.Count][];
         using var noGrad = GradMode.NoGrad();
         for (int start = 0; start < texts.Count; start += batchSize)
