@@ -23,8 +23,10 @@ public static class FineTuning
     /// <summary>all-MiniLM-L6-v2 with a new head, adapted by <paramref name="options"/>.</summary>
     public static PreparedClassifier MiniLm(FineTuneOptions options) => Text(options with { BaseModel = null });
 
-    /// <summary>The run's text encoder (<see cref="FineTuneOptions.BaseModel"/>, else MiniLM) with a new head, adapted by <paramref
-    /// name="options"/>.</summary>
+    /// <summary>
+    /// The run's text encoder (<see cref="FineTuneOptions.BaseModel"/>, else MiniLM) with a new head, adapted by
+    /// <paramref name="options"/>.
+    /// </summary>
     public static PreparedClassifier Text(FineTuneOptions options)
     {
         var encoder = options.BaseModel is { } dir ? HfModelFolder.LoadBert(dir) : Nn.IO.MiniLm.LoadModel();

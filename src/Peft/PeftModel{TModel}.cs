@@ -207,7 +207,8 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
         try
         {
             using var scope = TensorScope.Begin();
-            var expected = Model.NamedParameters().Where(p => Active.Owns(p.Value)).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+            var expected = Model.NamedParameters().Where(p => Active.Owns(p.Value))
+                .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
             var state = PeftFormat.FromFile(Config, Model, expected, file, path);
             Model.LoadStateDict(state, strict: false, path);
         }
