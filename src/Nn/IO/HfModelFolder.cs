@@ -184,15 +184,7 @@ public static class HfModelFolder
         var raw = SafeTensors.Load(weightsPath);
         try
         {
-            var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            Tensor? headWeight = null, headBias = null;
-            foreach (var (name, t) in raw)
-            {
-                if (name == "classifier.weight") headWeight = t;
-                else if (name == "classifier.bias") headBias = t;
-                else if ((distil ? DistilBertToBert(name) : BertName(name)) is { } n)
-                    state[n] = t;
-            }
+            var (state, headWeight, headBias) = Partition(raw, distil ? DistilBertToBert : BertName);
             if (distil)
             {
                 if (wantHead && raw.ContainsKey("pre_classifier.weight"))
@@ -209,6 +201,21 @@ public static class HfModelFolder
         {
             foreach (var t in raw.Values) t.Dispose();
         }
+    }
+
+    /// <summary>The file's tensors under this engine's names (<paramref name="rename"/> returns null to skip one) and the head's.</summary>
+    private static (Dictionary<string, Tensor> State, Tensor? HeadWeight, Tensor? HeadBias) Partition(Dictionary<string, Tensor> raw,
+        Func<string, string?> rename)
+    {
+        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        Tensor? weight = null, bias = null;
+        foreach (var (name, t) in raw)
+        {
+            if (name == "classifier.weight") weight = t;
+            else if (name == "classifier.bias") bias = t;
+            else if (rename(name) is { } n) state[n] = t;
+        }
+        return (state, weight, bias);
     }
 
     /// <summary>Copies of classifier.weight [labels, hidden] and classifier.bias [labels], when the file has a head; disposes
@@ -305,15 +312,15 @@ public static class HfModelFolder
         var raw = SafeTensors.Load(weightsPath);
         try
         {
-            var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            Tensor? headWeight = null, headBias = null;
-            foreach (var (name, t) in raw)
-            {
-                if (name == "classifier.weight") headWeight = t;
-                else if (name == "classifier.bias") headBias = t;
-                else if (HfToVit(name) is { } n)
-                    state[n] = n == "embeddings.patch_embeddings.weight" && t.Rank == 4 ? t.Reshape(t.Size(0), config.PatchDim) : t;
-            }
+            // The Conv2d patch projection [hidden, C, p, p] is our Linear [hidden, C·p·p] (same element order).
+            const string patch = "vit.embeddings.patch_embeddings.projection.weight";
+            foreach (var key in new[] { patch, patch["vit.".Length..] }.Where(raw.ContainsKey).ToList())
+                if (raw[key] is { Rank: 4 } conv)
+                {
+                    raw[key] = conv.Reshape(conv.Size(0), config.PatchDim);
+                    conv.Dispose();
+                }
+            var (state, headWeight, headBias) = Partition(raw, HfToVit);
             var model = new VitModel(config, new Generator(0));
             Module.WithState(model, state, weightsPath);
             return (model, Head(model, headWeight, headBias, config.HiddenSize, weightsPath));
