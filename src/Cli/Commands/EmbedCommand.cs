@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using Finetune.Nn;
 using Finetune.Nn.IO;
 using Finetune.Nn.Text;
 

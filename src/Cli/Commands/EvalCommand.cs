@@ -3,7 +3,6 @@ using System.Diagnostics;
 using Finetune.App;
 using Finetune.Kernels.Cpu;
 using Finetune.Nn.Data;
-using Finetune.Nn.IO;
 using Finetune.Nn.Text;
 
 namespace Finetune.Cli.Commands;

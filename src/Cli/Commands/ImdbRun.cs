@@ -3,7 +3,6 @@ using Finetune.App;
 using Finetune.App.Reporting;
 using Finetune.Nn;
 using Finetune.Nn.Data;
-using Finetune.Nn.IO;
 using Finetune.Nn.Text;
 using Finetune.Nn.Training;
 using Spectre.Console;
