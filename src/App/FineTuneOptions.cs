@@ -61,6 +61,11 @@ public sealed record FineTuneOptions
             throw new InvalidDataException($"{source}: label2id is not the inverse of id2label");
         return map;
     }
+    /// <summary>
+    /// The Hugging Face model folder the run starts from (BERT, MiniLM, DistilBERT: <c>--model DIR</c>); null: the packaged
+    /// all-MiniLM-L6-v2.
+    /// </summary>
+    public string? BaseModel { get; init; }
 
     [JsonIgnore]
     public PeftPreset Preset => PeftRegistry.Preset(Method);
@@ -115,7 +120,7 @@ public sealed record FineTuneOptions
         f.RejectUnknown(nameof(Method), nameof(Rank), nameof(Alpha), nameof(LoraDropout), nameof(Targets), nameof(FreezeLayers),
             nameof(FreezeEmbeddings),
             nameof(VirtualTokens), nameof(ReductionFactor), nameof(PromptInitText), nameof(Pooling), nameof(Labels), nameof(Seed),
-            "id2label", "label2id", nameof(Data));
+            "id2label", "label2id", nameof(Data), nameof(BaseModel));
         var method = f.String(nameof(Method))!;
         if (!PeftRegistry.Presets.Any(p => string.Equals(p.Name, method, StringComparison.OrdinalIgnoreCase)))
             throw f.Error(nameof(Method), f.Object[nameof(Method)], "one of " + string.Join(", ",
@@ -143,6 +148,7 @@ public sealed record FineTuneOptions
                 ? ids.Object.ToDictionary(kv => kv.Key, kv => ids.Int(kv.Key, 0, MaxLabels - 1))
                 : null,
             Data = f.Child(nameof(Data), optional: true) is { } data ? DatasetSettings.FromJson(data) : null,
+            BaseModel = f.String(nameof(BaseModel), optional: true),
         };
         try
         {

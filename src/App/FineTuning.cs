@@ -17,9 +17,32 @@ public static class FineTuning
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
 
+    /// <summary>The Hugging Face name of the packaged encoder, written as adapters' base_model_name_or_path.</summary>
+    public const string MiniLmName = "sentence-transformers/all-MiniLM-L6-v2";
+
     /// <summary>all-MiniLM-L6-v2 with a new head, adapted by <paramref name="options"/>.</summary>
-    public static PreparedClassifier MiniLm(FineTuneOptions options) =>
-        Prepare(Nn.IO.MiniLm.LoadModel(), options, options.PromptInitText is null ? null : Nn.IO.MiniLm.LoadTokenizer());
+    public static PreparedClassifier MiniLm(FineTuneOptions options) => Text(options with { BaseModel = null });
+
+    /// <summary>
+    /// The run's text encoder (<see cref="FineTuneOptions.BaseModel"/>, else MiniLM) with a new head, adapted by
+    /// <paramref name="options"/>.
+    /// </summary>
+    public static PreparedClassifier Text(FineTuneOptions options)
+    {
+        var encoder = options.BaseModel is { } dir ? HfModelFolder.LoadBert(dir) : Nn.IO.MiniLm.LoadModel();
+        using var tokenizer = options.PromptInitText is null ? null : TextTokenizer(options, Nn.IO.MiniLm.MaxSequenceLength);
+        var prepared = Prepare(encoder, options, tokenizer);
+        prepared.Peft.BaseModelNameOrPath = BaseModelName(options);
+        return prepared;
+    }
+
+    /// <summary>The tokenizer of the run's text encoder: the model folder's, else MiniLM's.</summary>
+    public static BertTokenizerAdapter TextTokenizer(FineTuneOptions options, int maxLength) => options.BaseModel is { } dir
+        ? BertTokenizerAdapter.FromModelDirectory(dir, maxLength)
+        : Nn.IO.MiniLm.LoadTokenizer(maxLength);
+
+    /// <summary>What adapters name as their base model: the folder given to --model, else MiniLM's Hugging Face id.</summary>
+    public static string BaseModelName(FineTuneOptions options) => options.BaseModel ?? MiniLmName;
 
     /// <param name="tokenizer">Needed only to turn <see cref="FineTuneOptions.PromptInitText"/> into token ids.</param>
     public static PreparedClassifier Prepare(BertModel encoder, FineTuneOptions options, BertTokenizerAdapter? tokenizer = null)
@@ -60,8 +83,8 @@ public static class FineTuning
             AtomicFile.WriteAllText(Path.Combine(tmp, RunFile), JsonSerializer.Serialize(prepared.Options, Json));
         });
 
-    /// <summary>Rebuilds a classifier saved by <see cref="Save"/> on the pretrained MiniLM.</summary>
-    public static PreparedClassifier LoadMiniLm(string directory) => Load(directory, MiniLm);
+    /// <summary>Rebuilds a text classifier saved by <see cref="Save"/> on its base model (MiniLM unless the run names a folder).</summary>
+    public static PreparedClassifier LoadMiniLm(string directory) => Load(directory, Text);
 
     /// <summary>Rebuilds an image classifier saved by <see cref="Save"/> on the ViT that pretrain-vit cached.</summary>
     public static PreparedClassifier LoadVit(string directory) =>

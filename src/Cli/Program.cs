@@ -13,6 +13,7 @@ public static class Program
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(EmbedCommand.Create());
         root.Subcommands.Add(PredictCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(GpuCheckCommand.Create());
         root.Subcommands.Add(PretrainVitCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());

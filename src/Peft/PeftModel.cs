@@ -1,4 +1,5 @@
 using Finetune.Nn;
+using Finetune.Nn.IO;
 
 namespace Finetune.Peft;
 
@@ -34,7 +35,7 @@ public static class PeftModel
     {
         var configPath = Path.Combine(directory, AdapterConfigFile);
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: {AdapterConfigFile} is missing", configPath);
-        var config = PeftRegistry.ReadConfigFile(configPath);
+        var config = ReadConfig(configPath, model);
         PeftModel<TModel> peft;
         try
         {
@@ -53,8 +54,19 @@ public static class PeftModel
     {
         var configPath = Path.Combine(directory, AdapterConfigFile);
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: {AdapterConfigFile} is missing", configPath);
-        peft.AddAdapter(adapterName, PeftRegistry.ReadConfigFile(configPath));
+        peft.AddAdapter(adapterName, ReadConfig(configPath, peft.Model));
         peft.LoadWeights(Path.Combine(directory, AdapterWeightsFile));
+    }
+
+    /// <summary>
+    /// Reads an adapter_config.json written here or by Hugging Face PEFT: PEFT's bookkeeping fields are set aside, its
+    /// prompt-learning shape fields must describe <paramref name="model"/>.
+    /// </summary>
+    internal static PeftConfig ReadConfig(string configPath, Module model)
+    {
+        var fields = JsonFields.ReadFile(configPath);
+        PeftFormat.CheckModelFields(fields.Object, model, configPath);
+        return PeftRegistry.ReadConfig(fields);
     }
 
     internal static void CheckSameConfig(PeftConfig saved, PeftConfig active, string source)

@@ -143,33 +143,59 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
         }
     }
 
-    /// <summary>Writes adapter_config.json and adapter_model.safetensors (each atomically) into <paramref name="directory"/>.</summary>
+    /// <summary>
+    /// What adapter_config.json names as <c>base_model_name_or_path</c>: a Hugging Face model id or a folder (null when unknown).
+    /// </summary>
+    public string? BaseModelNameOrPath { get; set; }
+
+    /// <summary>
+    /// Writes adapter_config.json and adapter_model.safetensors (each atomically) into <paramref name="directory"/>, in PEFT's
+    /// layout (<see cref="PeftFormat"/>) so Hugging Face PEFT's from_pretrained loads them.
+    /// </summary>
     public void SaveAdapter(string directory, string? name = null)
     {
+        string target = name ?? ActiveAdapter ?? throw new InvalidOperationException("peft: no adapter is active");
+        if (!_adapters.TryGetValue(target, out var injection)) throw new KeyNotFoundException($"peft: no adapter named '{target}'");
         Directory.CreateDirectory(directory);
-        var config = _adapters[name ?? ActiveAdapter ?? throw new InvalidOperationException("peft: no adapter is active")].Config;
-        var state = AdapterStateDict(name);
+        var previous = ActiveAdapter;
+        if (previous != target) SetAdapter(target);
+        Dictionary<string, Tensor> file;
         try
         {
-            SafeTensors.Save(Path.Combine(directory, PeftModel.AdapterWeightsFile), state,
-                new Dictionary<string, string> { ["format"] = "pt", ["peft_type"] = config.PeftType });
+            var owned = Model.NamedParameters().Where(p => injection.Owns(p.Value));
+            file = PeftFormat.ToFile(injection.Config, Model, owned);
         }
         finally
         {
-            foreach (var t in state.Values) t.Dispose();
+            if (previous != target)
+            {
+                if (previous is null) DisableAdapters();
+                else SetAdapter(previous);
+            }
         }
-        AtomicFile.WriteAllText(Path.Combine(directory, PeftModel.AdapterConfigFile), config.ToJson());
+        try
+        {
+            SafeTensors.Save(Path.Combine(directory, PeftModel.AdapterWeightsFile), file, new Dictionary<string,
+                string> { ["format"] = "pt" });
+        }
+        finally
+        {
+            foreach (var t in file.Values) t.Dispose();
+        }
+        AtomicFile.WriteAllText(Path.Combine(directory, PeftModel.AdapterConfigFile), PeftFormat.ConfigJson(injection.Config, Model,
+            BaseModelNameOrPath));
     }
 
     /// <summary>
-    /// Loads weights saved by <see cref="SaveAdapter"/> into the active adapter. The saved config must equal the active one;
-    /// every adapter tensor must be present with its shape, and no other tensor may appear. Errors name the file and the tensor or field.
+    /// Loads weights saved by <see cref="SaveAdapter"/> (or by Hugging Face PEFT) into the active adapter. The saved config must
+    /// equal the active one; every adapter tensor must be present with its shape, and no other tensor may appear. Errors
+    /// name the file and the tensor or field.
     /// </summary>
     public void LoadAdapter(string directory)
     {
         var configPath = Path.Combine(directory, PeftModel.AdapterConfigFile);
         if (!File.Exists(configPath)) throw new FileNotFoundException($"{directory}: {PeftModel.AdapterConfigFile} is missing", configPath);
-        var saved = PeftRegistry.ReadConfigFile(configPath);
+        var saved = PeftModel.ReadConfig(configPath, Model);
         PeftModel.CheckSameConfig(saved, Config, configPath);
         LoadWeights(Path.Combine(directory, PeftModel.AdapterWeightsFile));
     }
@@ -177,28 +203,18 @@ public sealed class PeftModel<TModel> : IDisposable where TModel : Module
     internal void LoadWeights(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"adapter weights not found: {path}", path);
-        var state = SafeTensors.Load(path);
+        var file = SafeTensors.Load(path);
         try
         {
+            using var scope = TensorScope.Begin();
             var expected = Model.NamedParameters().Where(p => Active.Owns(p.Value))
                 .ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
-            var problems = new List<string>();
-            foreach (var (n, p) in expected)
-            {
-                if (!state.TryGetValue(n, out var t)) problems.Add($"missing tensor '{n}' {p.Value.Describe()}");
-                else if (!t.ShapeEquals(p.Value)) problems.Add($"tensor '{n}' has shape {t.Describe()} in the file, but the model expects "
-                    + $"{p.Value.Describe()}");
-            }
-            foreach (var n in state.Keys.Where(n => !expected.ContainsKey(n)))
-                problems.Add($"unexpected tensor '{n}' (not a parameter of this adapter on this model)");
-            if (problems.Count > 0)
-                throw new InvalidDataException($"{path}: cannot load the adapter: "
-                    + $"{string.Join("; ", problems.Take(6))}{(problems.Count > 6 ? $"; and {problems.Count - 6} more" : "")}");
+            var state = PeftFormat.FromFile(Config, Model, expected, file, path);
             Model.LoadStateDict(state, strict: false, path);
         }
         finally
         {
-            foreach (var t in state.Values) t.Dispose();
+            foreach (var t in file.Values) t.Dispose();
         }
     }
 

@@ -94,6 +94,8 @@ public static class PeftRegistry
     public static PeftConfig ReadConfig(JsonFields fields)
     {
         var type = fields.String("peft_type")!;
-        return ForPeftType(type, fields.Source).ParseConfig(fields);
+        // PEFT's bookkeeping fields set aside, the ones this engine cannot honour named (PeftFormat).
+        var clean = JsonFields.Parse(PeftFormat.StripFileFields(fields.Object, fields.Source).ToJsonString(), fields.Source);
+        return ForPeftType(type, fields.Source).ParseConfig(clean);
     }
 }

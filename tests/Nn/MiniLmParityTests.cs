@@ -126,6 +126,54 @@ public class MiniLmParityTests
     }
 
     [Test]
+    public void Embed_from_an_exported_folder_agrees_with_onnx_runtime_on_accents_currency_emoji_tabs_and_cjk()
+    {
+        string[] sentences =
+        {
+            "Café crème at Agnès' bistro: a naïve résumé of Ångström's work",
+            "It costs $5 + €3 = £7 < ¥1000, 50% off ^_^ | ~ `quoted`",
+            "I loved it 😀🎉👍🏽 and my kids ❤️ it too!",
+            "tabs\tbetween\twords\tand a trailing tab\t",
+            "我喜欢这部电影，日本語のテキストも好き",
+        };
+        var dir = Directory.CreateTempSubdirectory("minilm-folder-").FullName;
+        try
+        {
+            BertCheckpoint.Save(_model, dir);
+            _tokenizer.SaveFiles(dir);
+            using var encoder = HfModelFolder.LoadBert(dir);
+            encoder.Eval();
+            using var tokenizer = BertTokenizerAdapter.FromModelDirectory(dir, MiniLm.MaxSequenceLength);
+            var embeddings = SentenceEmbeddings.Embed(encoder, tokenizer, sentences, batchSize: 2);
+            var batch = _tokenizer.EncodeBatch(sentences);
+            Assert.That(tokenizer.EncodeBatch(sentences).InputIds, Is.EqualTo(batch.InputIds), "the folder's tokenizer.json gives the package tokenizer's ids");
+            var ort = RunOrt(batch);
+            int hidden = _model.Config.HiddenSize, seq = batch.SequenceLength;
+            double worst = 1;
+            for (int b = 0; b < batch.BatchSize; b++)
+            {
+                var reference = new double[hidden];
+                for (int t = 0; t < batch.Lengths[b]; t++)
+                    for (int h = 0; h < hidden; h++) reference[h] += ort[(b * seq + t) * hidden + h] / batch.Lengths[b];
+                double dot = 0, a2 = 0, r2 = 0;
+                for (int h = 0; h < hidden; h++)
+                {
+                    dot += embeddings[b][h] * reference[h];
+                    a2 += (double)embeddings[b][h] * embeddings[b][h];
+                    r2 += reference[h] * reference[h];
+                }
+                worst = Math.Min(worst, dot / Math.Sqrt(a2 * r2));
+            }
+            TestContext.Out.WriteLine($"embed --model folder vs ONNX Runtime: lowest cosine 1 - {1 - worst:E2}");
+            Assert.That(worst, Is.GreaterThanOrEqualTo(0.9999));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
     public void Related_sentences_embed_closer_than_unrelated_ones()
     {
         var batch = _tokenizer.EncodeBatch(new[] { "A man is playing a guitar.", "Someone plays an instrument.", "The stock market fell sharply today." });

@@ -33,7 +33,7 @@ internal static class DataRun
     {
         var splits = ImdbRun.Status($"Reading {s.Files.Train}", () => UserDataset.LoadText(s.Files, s.Columns));
         Describe(splits);
-        var tokenizer = MiniLm.LoadTokenizer(s.MaxLength);
+        var tokenizer = FineTuning.TextTokenizer(s.Method, s.MaxLength);
         tokenizer.Truncation = s.Truncation;
         var options = s.Method.WithLabels(splits.Labels) with
         {
@@ -43,9 +43,9 @@ internal static class DataRun
                 MaxLength = s.MaxLength, Truncation = s.Truncation,
             },
         };
-        title = $"{Path.GetFileName(s.Files.Train)}, all-MiniLM-L6-v2";
-        using var prepared = ImdbRun.Status("Loading all-MiniLM-L6-v2 and preparing " + options.Describe(),
-            () => FineTuning.MiniLm(options));
+        title = $"{Path.GetFileName(s.Files.Train)}, {FineTuning.BaseModelName(options)}";
+        using var prepared = ImdbRun.Status($"Loading {FineTuning.BaseModelName(options)} and preparing {options.Describe()}",
+            () => FineTuning.Text(options));
         return TrainAndTest(s, prepared, splits, ModelFamily.Bert, items => TextClassification.Collate(tokenizer, items), null);
     }
 

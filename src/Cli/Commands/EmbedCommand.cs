@@ -1,17 +1,21 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using Finetune.Nn;
 using Finetune.Nn.IO;
+using Finetune.Nn.Text;
 
 namespace Finetune.Cli.Commands;
 
-/// <summary>Sentence embeddings: mean-pooled MiniLM hidden states over the attention mask, one JSON array per input line.</summary>
+/// <summary>Sentence embeddings: mean-pooled hidden states over the attention mask, one JSON array per input line.</summary>
 internal static class EmbedCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "the encoder (minilm)", DefaultValueFactory = _ => "minilm" };
+        var model = new Option<string>("--model")
+        {
+            Description = "minilm (the packaged all-MiniLM-L6-v2) or a Hugging Face model folder (BERT, MiniLM, DistilBERT)",
+            DefaultValueFactory = _ => "minilm",
+        };
         var input = new Option<string>("--input", "-i") { Description = "text file, one sentence per line", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "where to write one JSON array of floats per line",
             Required = true };
@@ -21,8 +25,6 @@ internal static class EmbedCommand
         var command = new Command("embed", "Write sentence embeddings of each line of a file") { model, input, output, normalize, batch };
         command.SetAction(r => CliErrors.Run(r, () =>
         {
-            if (!string.Equals(r.GetValue(model), "minilm", StringComparison.OrdinalIgnoreCase))
-                throw new ArgumentException($"--model: only 'minilm' (all-MiniLM-L6-v2) is available, got '{r.GetValue(model)}'");
             var inputPath = r.GetValue(input)!;
             if (!File.Exists(inputPath)) throw new FileNotFoundException($"--input: file '{inputPath}' does not exist", inputPath);
             string[] lines;
@@ -35,33 +37,22 @@ internal static class EmbedCommand
                 throw new IOException($"--input: cannot read '{inputPath}': {e.Message}", e);
             }
             int batchSize = CommonOptions.Positive(r.GetValue(batch), "--batch-size");
-            using var encoder = MiniLm.LoadModel();
+            var name = r.GetValue(model)!;
+            bool packaged = string.Equals(name, "minilm", StringComparison.OrdinalIgnoreCase);
+            using var encoder = packaged ? MiniLm.LoadModel() : HfModelFolder.LoadBert(name);
             encoder.Eval();
-            var tokenizer = MiniLm.LoadTokenizer();
+            using var tokenizer = packaged ? MiniLm.LoadTokenizer() : BertTokenizerAdapter.FromModelDirectory(name,
+                encoder.Config.MaxPositions);
             var json = new StringBuilder();
-            using (GradMode.NoGrad())
+            foreach (var vector in SentenceEmbeddings.Embed(encoder, tokenizer, lines, batchSize, r.GetValue(normalize)))
             {
-                for (int start = 0; start < lines.Length; start += batchSize)
+                json.Append('[');
+                for (int j = 0; j < vector.Length; j++)
                 {
-                    using var scope = TensorScope.Begin();
-                    var chunk = lines.Skip(start).Take(batchSize).ToList();
-                    var encoded = tokenizer.EncodeBatch(chunk);
-                    var mask = encoded.AttentionMaskTensor();
-                    var pooled = Pooling.Mean(encoder.Forward(encoded.InputIdsTensor(), mask), mask);
-                    if (r.GetValue(normalize)) pooled = Pooling.L2Normalize(pooled);
-                    var values = pooled.ToArray();
-                    int dim = pooled.Size(1);
-                    for (int i = 0; i < chunk.Count; i++)
-                    {
-                        json.Append('[');
-                        for (int j = 0; j < dim; j++)
-                        {
-                            if (j > 0) json.Append(',');
-                            json.Append(values[i * dim + j].ToString("R", CultureInfo.InvariantCulture));
-                        }
-                        json.Append("]\n");
-                    }
+                    if (j > 0) json.Append(',');
+                    json.Append(vector[j].ToString("R", CultureInfo.InvariantCulture));
                 }
+                json.Append("]\n");
             }
             AtomicFile.WriteAllText(r.GetValue(output)!, json.ToString());
             Console.Error.WriteLine($"wrote {lines.Length} embeddings of {encoder.Config.HiddenSize} floats to {r.GetValue(output)}");

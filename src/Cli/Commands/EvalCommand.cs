@@ -3,7 +3,6 @@ using System.Diagnostics;
 using Finetune.App;
 using Finetune.Kernels.Cpu;
 using Finetune.Nn.Data;
-using Finetune.Nn.IO;
 using Finetune.Nn.Text;
 
 namespace Finetune.Cli.Commands;
@@ -35,7 +34,7 @@ internal static class EvalCommand
             };
             reviews = ImdbRun.Take(reviews, r.GetValue(examples), "--examples");
             using var prepared = FineTuning.LoadMiniLm(dir);
-            var tokenizer = MiniLm.LoadTokenizer(CommonOptions.ValidMaxLength(r.GetValue(maxLength)));
+            var tokenizer = FineTuning.TextTokenizer(prepared.Options, CommonOptions.ValidMaxLength(r.GetValue(maxLength)));
             tokenizer.Truncation = r.GetValue(truncation);
             var clock = Stopwatch.StartNew();
             var result = ImdbRun.Status($"Evaluating on {reviews.Count:N0} {which} reviews with {CpuParallel.Threads} threads", () =>

@@ -3,7 +3,6 @@ using Finetune.App;
 using Finetune.App.Reporting;
 using Finetune.Nn;
 using Finetune.Nn.Data;
-using Finetune.Nn.IO;
 using Finetune.Nn.Text;
 using Finetune.Nn.Training;
 using Spectre.Console;
@@ -29,9 +28,10 @@ internal static class ImdbRun
         var train = Take(split.Train, s.TrainExamples, "--train-examples");
         var test = Take(split.Test, s.TestExamples, "--test-examples");
         var validation = s.ValidationExamples > 0 ? Take(split.Validation, s.ValidationExamples, "--validation-examples") : null;
-        var tokenizer = MiniLm.LoadTokenizer(s.MaxLength);
+        var tokenizer = FineTuning.TextTokenizer(s.Method, s.MaxLength);
         tokenizer.Truncation = s.Truncation;
-        using var prepared = Status("Loading all-MiniLM-L6-v2 and preparing " + s.Method.Describe(), () => FineTuning.MiniLm(s.Method));
+        using var prepared = Status($"Loading {FineTuning.BaseModelName(s.Method)} and preparing {s.Method.Describe()}", ()
+            => FineTuning.Text(s.Method));
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(prepared.Report.ToString())}[/]");
         // Refuse a run that cannot fit before its first step, with the estimate (the host is the only device of these verbs).
         var estimate = MemoryEstimate.ForTraining(BertConfig.MiniLmL6, prepared.Report.Total, prepared.Report.Trainable, s.Train.BatchSize,

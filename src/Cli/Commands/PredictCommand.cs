@@ -58,7 +58,7 @@ internal static class PredictCommand
             }
             else
             {
-                var tokenizer = MiniLm.LoadTokenizer(data.MaxLength);
+                var tokenizer = FineTuning.TextTokenizer(prepared.Options, data.MaxLength);
                 tokenizer.Truncation = data.Truncation;
                 (predicted, skipped) = FilePrediction.Text(prepared, tokenizer, inputPath, text, r.GetValue(skip), batchSize);
             }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Finetune.Nn.IO;
 using Spectre.Console;
 
 namespace Finetune.Cli.Commands;
@@ -28,13 +29,18 @@ internal static class TrainCommand
         var resume = new Option<string?>("--resume") { Description = "continue from a checkpoint directory (its settings must equal this " +
             "run's)" };
         var force = new Option<bool>("--force") { Description = "with --resume: continue even when the checkpoint's settings differ" };
+        var baseModel = new Option<string?>("--model")
+        {
+            Description = "a Hugging Face model folder to start from (BERT, MiniLM, DistilBERT: config.json, model.safetensors, "
+                + "tokenizer.json or vocab.txt); default: the packaged all-MiniLM-L6-v2",
+        };
         var data = new DataOptions();
         var command = new Command("train",
-            "Fine-tune all-MiniLM-L6-v2 on IMDB reviews, or on your own --data (a CSV/TSV/JSONL/Parquet file, "
+            "Fine-tune all-MiniLM-L6-v2 (or --model DIR) on IMDB reviews, or on your own --data (a CSV/TSV/JSONL/Parquet file, "
             + "or a folder of image class folders), with any registered method (--method)")
         {
             epochs, maxSteps, trainExamples, testExamples, validationExamples, evalEvery, patience, accumulation, checkpointEvery, resume,
-            force,
+            force, baseModel,
         };
         common.AddTo(command);
         data.AddTo(command);
@@ -42,7 +48,9 @@ internal static class TrainCommand
         {
             // Every argument is checked before any work: a mistake costs a second, not a run.
             common.ApplyThreads(r);
-            var method = common.FineTune(r);
+            var method = common.FineTune(r) with { BaseModel = r.GetValue(baseModel) };
+            if (method.BaseModel is { } folder && HfModelFolder.ModelType(folder) == "vit")
+                throw new ArgumentException($"--model: '{folder}' holds a ViT; train fine-tunes a text encoder here");
             var output = r.GetValue(common.Output);
             OutputFolder.Check(output);
             int maxTokens = common.MaxTokens(r);

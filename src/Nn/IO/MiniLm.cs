@@ -36,7 +36,7 @@ public static class MiniLm
     public static Text.BertTokenizerAdapter LoadTokenizer(int maxLength = MaxSequenceLength)
     {
         using var vocab = OpenVocab();
-        return Text.BertTokenizerAdapter.FromVocab(vocab, lowerCase: true, maxLength);
+        return Text.BertTokenizerAdapter.FromVocab(vocab, lowerCase: true, maxLength, source: $"{AssemblyFile}!vocab.txt");
     }
 
     private static Stream OpenResource(string suffix)

@@ -1,5 +1,4 @@
 using Finetune.Kernels;
-using Microsoft.ML.Tokenizers;
 
 namespace Finetune.Nn.Text;
 

@@ -1,6 +1,3 @@
-using Finetune.Kernels;
-using Microsoft.ML.Tokenizers;
-
 namespace Finetune.Nn.Text;
 
 public enum TruncationMode

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Finetune.Peft.Prompts;
 
 namespace Finetune.Peft.Prefix;
@@ -13,9 +14,12 @@ public sealed record PrefixTuningConfig : PeftConfig
 
     public int NumVirtualTokens { get; init; } = 10;
 
+    /// <summary>PEFT's prefix_projection.</summary>
+    [JsonPropertyName("prefix_projection")]
     public bool Projection { get; init; }
 
     /// <summary>Width of the reparameterisation MLP (PEFT's encoder_hidden_size).</summary>
+    [JsonPropertyName("encoder_hidden_size")]
     public int ProjectionHidden { get; init; } = 128;
 
     /// <summary>Std of the normal init of the prefix table (or of the MLP's input embeddings).</summary>
@@ -29,7 +33,7 @@ public sealed record PrefixTuningConfig : PeftConfig
                 $"prefix tuning: field 'num_virtual_tokens' is {NumVirtualTokens}, expected an integer in [1, {maxTokens}]");
         if (ProjectionHidden is <= 0 or > 65_536)
             throw new ArgumentException(
-                $"prefix tuning: field 'projection_hidden' is {ProjectionHidden}, expected an integer in [1, 65536]");
+                $"prefix tuning: field 'encoder_hidden_size' is {ProjectionHidden}, expected an integer in [1, 65536]");
         if (!(InitStd > 0 && float.IsFinite(InitStd)))
             throw new ArgumentOutOfRangeException(nameof(InitStd), InitStd, "prefix tuning: field 'init_std' must be positive");
     }
