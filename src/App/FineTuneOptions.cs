@@ -30,6 +30,9 @@ public sealed record FineTuneOptions
     public int? VirtualTokens { get; init; }
     public int? ReductionFactor { get; init; }
 
+    /// <summary>Run LoRA composed instead of with the fused kernels (<c>--unfused</c>): the same model with one switch flipped.</summary>
+    public bool Unfused { get; init; }
+
     /// <summary>Prompt tuning on BERT: start the virtual tokens from the word embeddings of this text (PEFT's TEXT init).</summary>
     public string? PromptInitText { get; init; }
     public PoolingMode Pooling { get; init; } = PoolingMode.Mean;
@@ -168,7 +171,7 @@ public sealed record FineTuneOptions
         {
             LoraConfig c =>
                 c with { Rank = Rank ?? c.Rank, Alpha = Alpha ?? c.Alpha, Dropout = LoraDropout ?? c.Dropout,
-                    TargetModules = Targets ?? c.TargetModules },
+                    TargetModules = Targets ?? c.TargetModules, Fused = !Unfused },
             // Freezing lower layers also freezes the embeddings below them, as BertModel.FreezeLowerLayers does.
             FullFineTuningConfig c =>
                 c with { FreezeLayers = FreezeLayers ?? c.FreezeLayers,

@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using System.Globalization;
+using Finetune.Kernels.Cpu;
+using Finetune.Kernels.Profiling;
+using Finetune.Nn;
+using Finetune.Nn.Optim;
+using Finetune.Nn.Training;
+using Finetune.Peft;
+using Finetune.Peft.Lora;
+
+namespace Finetune.Bench;
+
+/// <summary>
+/// Fused LoRA (kernel version 2) against the composed ops (version 1) and a PyTorch peer that computes the layer as
+/// Hugging Face PEFT does (bench/peers/lora_torch.py), all in one run: one LoRA Linear [tokens, h] → [tokens, h] with
+/// the base frozen, x requiring grad and dropout 0.1; then one MiniLM LoRA training step fused and unfused, with time
+/// and peak memory. Rounds interleave the three sides per row; each keeps its best median.
+/// </summary>
+public static class LoraTable
+{
+    /// <summary>--profile: print each measured layer's kernel profile.</summary>
+    private static bool ShowProfile;
+
+    private static readonly (string Name, int Hidden)[] Shapes = { ("MiniLM", 384), ("BERT-base", 768), ("BERT-large", 1024) };
+
+    public static int Run(string[] args)
+    {
+        int threads = Arg(args, "--threads", 2), reps = Arg(args, "--reps", 3), rounds = Arg(args, "--rounds", 2);
+        bool quick = args.Contains("--quick"), peer = !args.Contains("--no-peer");
+        string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "all";
+        float dropout = 0.1f;
+        CpuParallel.Threads = threads;
+        ShowProfile = args.Contains("--profile");
+        int[] tokens = quick ? new[] { 1024, 2048 } : new[] { 1024, 2048, 4096, 8192 };
+        int[] ranks = quick ? new[] { 8, 16 } : new[] { 8, 16, 64 };
+        var shapes = quick ? Shapes[..2] : Shapes;
+        if (only is "all" or "layer") LayerTable(shapes, tokens, ranks, dropout, threads, reps, rounds, peer);
+        if (only is "all" or "step") StepRows(threads, reps, rounds);
+        return 0;
+    }
+
+    private static void LayerTable((string Name, int Hidden)[] shapes, int[] tokens, int[] ranks, float dropout, int threads, int reps, int rounds, bool peer)
+    {
+        using var torch = peer ? TorchPeer.Start("lora_torch.py", threads) : null;
+        Console.WriteLine($"LoRA Linear h→h, dropout {dropout}, x requires grad, base frozen; {threads} threads, median of {reps}, best of {rounds} rounds (ms)");
+        Console.WriteLine($"peer: {torch?.Describe() ?? "disabled with --no-peer"}");
+        Console.WriteLine();
+        Console.WriteLine("| shape | tokens | r | fwd fused | fwd unfused | fwd torch | bwd fused | bwd unfused | bwd torch | "
+            + "f+b fused | f+b unfused | f+b torch | unfused/fused | torch/fused | MB fused | MB unfused |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var (name, h) in shapes)
+            foreach (int t in tokens)
+                foreach (int r in ranks)
+                {
+                    Timing? fused = null, unfused = null, theirs = null;
+                    for (int round = 0; round < rounds; round++)
+                    {
+                        fused = Timing.Best(fused, MeasureLayer(h, t, r, dropout, true, reps));
+                        unfused = Timing.Best(unfused, MeasureLayer(h, t, r, dropout, false, reps));
+                        if (torch is { Ok: true } && torch.Ask(new { tokens = t, hidden = h, rank = r, dropout, reps }) is { } a)
+                            theirs = Timing.Best(theirs, new Timing(a["fwd_ms"]!.GetValue<double>(), a["bwd_ms"]!.GetValue<double>(),
+                                a["step_ms"]!.GetValue<double>(), 0, 0));
+                    }
+                    string T(double? v) => v is { } x ? x.ToString("F2", CultureInfo.InvariantCulture) : "n/a";
+                    string R(double? a, double b) => a is { } x ? $"{x / b:F2}×" : "n/a";
+                    Console.WriteLine($"| {name} {h} | {t} | {r} | {T(fused!.Fwd)} | {T(unfused!.Fwd)} | {T(theirs?.Fwd)} | {T(fused.Bwd)} | {T(unfused.Bwd)} | "
+                        + $"{T(theirs?.Bwd)} | {T(fused.Step)} | {T(unfused.Step)} | {T(theirs?.Step)} | {R(unfused.Step, fused.Step)} | "
+                        + $"{R(theirs?.Step, fused.Step)} | {fused.Bytes / 1e6:F1} | {unfused.Bytes / 1e6:F1} |");
+                }
+        Console.WriteLine();
+        Console.WriteLine("MB: bytes the kernels read and write in one forward + backward, from the kernel profiler's per-kernel counts.");
+    }
+
+    /// <summary>Milliseconds (medians) and the bytes one forward + backward moves.</summary>
+    private sealed record Timing(double Fwd, double Bwd, double Step, double FwdBytes, double BwdBytes)
+    {
+        public double Bytes => FwdBytes + BwdBytes;
+
+        public static Timing Best(Timing? a, Timing b) => a is null ? b
+            : new(Math.Min(a.Fwd, b.Fwd), Math.Min(a.Bwd, b.Bwd), Math.Min(a.Step, b.Step), b.FwdBytes, b.BwdBytes);
+    }
+
+    private static Timing MeasureLayer(int h, int tokens, int rank, float dropout, bool fused, int reps)
+    {
+        var g = new Generator(1);
+        using var layer = new LoraLinear(new Linear(h, h, true, g), rank, 16f / rank, dropout, new Generator(2)) { Fused = fused };
+        using (var b = Tensor.Normal(new[] { h, rank }, 0f, 0.02f, g)) layer.LoraB.Weight.CopyFrom(b);
+        using var x = Tensor.Normal(new[] { tokens, h }, 0f, 1f, g);
+        x.RequiresGrad = true;
+        using var dy = Tensor.Normal(new[] { tokens, h }, 0f, 1f, g);
+        var fwd = new List<double>();
+        var bwd = new List<double>();
+        var step = new List<double>();
+        for (int i = 0; i < reps + 1; i++)
+        {
+            using var scope = TensorScope.Begin();
+            long t0 = Stopwatch.GetTimestamp();
+            var y = layer.Forward(x);
+            long t1 = Stopwatch.GetTimestamp();
+            y.Backward(dy);
+            long t2 = Stopwatch.GetTimestamp();
+            x.ZeroGrad();
+            layer.ZeroGrad();
+            if (i == 0) continue; // warm-up
+            fwd.Add(Ms(t1 - t0));
+            bwd.Add(Ms(t2 - t1));
+            step.Add(Ms(t2 - t0));
+        }
+        double fwdBytes, bwdBytes;
+        using (var scope = TensorScope.Begin())
+        using (var profiler = KernelProfiler.Start())
+        {
+            var y = layer.Forward(x);
+            fwdBytes = profiler.Records.Sum(r => r.Bytes);
+            y.Backward(dy);
+            bwdBytes = profiler.Records.Sum(r => r.Bytes) - fwdBytes;
+            x.ZeroGrad();
+            layer.ZeroGrad();
+            if (ShowProfile) Console.WriteLine($"{(fused ? "fused" : "unfused")} h {h}, tokens {tokens}, r {rank}:\n{profiler.Summary(12)}");
+        }
+        return new Timing(Median(fwd), Median(bwd), Median(step), fwdBytes, bwdBytes);
+    }
+
+    /// <summary>The MiniLM LoRA training step (preset "lora": r 8, dropout 0.1 on query and value), fused and unfused.</summary>
+    private static void StepRows(int threads, int reps, int rounds)
+    {
+        const int batch = 8, seq = 128;
+        var ids = new int[batch * seq];
+        var rng = new Random(0);
+        for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(1000, 20000);
+        (double Seconds, long Peak)? fused = null, unfused = null;
+        for (int round = 0; round < rounds; round++)
+        {
+            fused = Better(fused, Step(ids, batch, seq, false, reps));
+            unfused = Better(unfused, Step(ids, batch, seq, true, reps));
+        }
+        Console.WriteLine();
+        Console.WriteLine($"MiniLM LoRA training step (r 8, dropout 0.1, query+value), batch {batch} × {seq}, {threads} threads, median of {reps}, best of {rounds}");
+        Console.WriteLine();
+        Console.WriteLine("| path | step (ms) | peak memory above the model (MB) |");
+        Console.WriteLine("|---|---:|---:|");
+        Console.WriteLine($"| fused | {fused!.Value.Seconds * 1e3:F1} | {fused.Value.Peak / 1e6:F1} |");
+        Console.WriteLine($"| unfused | {unfused!.Value.Seconds * 1e3:F1} | {unfused.Value.Peak / 1e6:F1} |");
+        Console.WriteLine($"| unfused / fused | {unfused.Value.Seconds / fused.Value.Seconds:F2}× | {(double)unfused.Value.Peak / fused.Value.Peak:F2}× |");
+    }
+
+    private static (double, long) Better((double Seconds, long Peak)? a, (double Seconds, long Peak) b) =>
+        a is null ? b : (Math.Min(a.Value.Seconds, b.Seconds), Math.Min(a.Value.Peak, b.Peak));
+
+    private static (double Seconds, long Peak) Step(int[] ids, int batch, int seq, bool unfused, int reps)
+    {
+        using var prepared = FineTuning.MiniLm(new FineTuneOptions { Method = "lora", Unfused = unfused });
+        var model = prepared.Model;
+        model.Train();
+        var parameters = model.NamedParameters().Where(p => p.Value.Trainable).Select(p => new NamedParameter(p.Key, p.Value.Value)).ToList();
+        using var optimizer = new AdamW(parameters, 1e-4f);
+        var mask = Enumerable.Repeat(1f, ids.Length).ToArray();
+        var labels = Enumerable.Range(0, batch).Select(i => i % 2).ToArray();
+        var cpu = CpuBackend.Instance;
+        long peak = 0;
+        var times = new List<double>();
+        for (int i = 0; i < reps + 2; i++)
+        {
+            long before = cpu.AllocatedBytes;
+            cpu.ResetPeak();
+            long t0 = Stopwatch.GetTimestamp();
+            using (var scope = TensorScope.Begin())
+            {
+                var inputs = new Dictionary<string, Tensor>
+                {
+                    ["input_ids"] = Tensor.FromArray(ids, batch, seq), ["attention_mask"] = Tensor.FromArray(mask, batch, seq),
+                };
+                var logits = prepared.Classifier.Logits(new Batch(inputs, Tensor.FromArray(labels, batch)));
+                logits.CrossEntropy(Tensor.FromArray(labels, batch)).Backward();
+                optimizer.Step();
+                optimizer.ZeroGrad();
+            }
+            if (i < 2) continue; // warm-up (the optimizer's state is allocated in the first step)
+            times.Add(Ms(Stopwatch.GetTimestamp() - t0) / 1e3);
+            peak = Math.Max(peak, cpu.PeakBytes - before);
+        }
+        return (Median(times), peak);
+    }
+
+    private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+
+    private static double Median(List<double> xs)
+    {
+        xs.Sort();
+        return xs[xs.Count / 2];
+    }
+
+    private static int Arg(string[] args, string name, int fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+}
