@@ -178,7 +178,7 @@ public sealed record FineTuneOptions
                     FreezeEmbeddings = FreezeEmbeddings || FreezeLayers > 0 || c.FreezeEmbeddings },
             PromptTuningConfig c => c with { NumVirtualTokens = VirtualTokens ?? c.NumVirtualTokens },
             PrefixTuningConfig c => c with { NumVirtualTokens = VirtualTokens ?? c.NumVirtualTokens },
-            BottleneckConfig c => c with { ReductionFactor = ReductionFactor ?? c.ReductionFactor },
+            BottleneckConfig c => c with { ReductionFactor = ReductionFactor ?? c.ReductionFactor, Fused = !Unfused },
             var c => c,
         };
         return config with { Seed = Seed };
