@@ -5,6 +5,7 @@ using Finetune.Kernels.Profiling;
 using Finetune.Nn;
 using Finetune.Nn.Optim;
 using Finetune.Nn.Training;
+using Finetune.App;
 using Finetune.Peft;
 using Finetune.Peft.Lora;
 
@@ -149,37 +150,24 @@ public static class LoraTable
 
     private static (double Seconds, long Peak) Step(int[] ids, int batch, int seq, bool unfused, int reps)
     {
-        using var prepared = FineTuning.MiniLm(new FineTuneOptions { Method = "lora", Unfused = unfused });
-        var model = prepared.Model;
-        model.Train();
-        var parameters = model.NamedParameters().Where(p => p.Value.Trainable).Select(p => new NamedParameter(p.Key, p.Value.Value)).ToList();
-        using var optimizer = new AdamW(parameters, 1e-4f);
-        var mask = Enumerable.Repeat(1f, ids.Length).ToArray();
-        var labels = Enumerable.Range(0, batch).Select(i => i % 2).ToArray();
         var cpu = CpuBackend.Instance;
         long peak = 0;
-        var times = new List<double>();
-        for (int i = 0; i < reps + 2; i++)
+        double seconds = StepTable.EngineStep(new FineTuneOptions { Method = "lora", Unfused = unfused }, ids, batch, seq, step =>
         {
-            long before = cpu.AllocatedBytes;
-            cpu.ResetPeak();
-            long t0 = Stopwatch.GetTimestamp();
-            using (var scope = TensorScope.Begin())
+            var times = new List<double>();
+            for (int i = 0; i < reps + 2; i++)
             {
-                var inputs = new Dictionary<string, Tensor>
-                {
-                    ["input_ids"] = Tensor.FromArray(ids, batch, seq), ["attention_mask"] = Tensor.FromArray(mask, batch, seq),
-                };
-                var logits = prepared.Classifier.Logits(new Batch(inputs, Tensor.FromArray(labels, batch)));
-                logits.CrossEntropy(Tensor.FromArray(labels, batch)).Backward();
-                optimizer.Step();
-                optimizer.ZeroGrad();
+                long before = cpu.AllocatedBytes;
+                cpu.ResetPeak();
+                long t0 = Stopwatch.GetTimestamp();
+                step();
+                if (i < 2) continue; // warm-up (the optimizer's state is allocated in the first step)
+                times.Add(Ms(Stopwatch.GetTimestamp() - t0) / 1e3);
+                peak = Math.Max(peak, cpu.PeakBytes - before);
             }
-            if (i < 2) continue; // warm-up (the optimizer's state is allocated in the first step)
-            times.Add(Ms(Stopwatch.GetTimestamp() - t0) / 1e3);
-            peak = Math.Max(peak, cpu.PeakBytes - before);
-        }
-        return (Median(times), peak);
+            return Median(times);
+        });
+        return (seconds, peak);
     }
 
     private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;

@@ -8,11 +8,9 @@ Protocol (one JSON object per line, so the C# side can interleave its runs shape
   stdout line 1: {"ok": true, "torch": version, "blas": "...", "threads": N}   (or {"ok": false, "error": ...})
   stdout line k: {"fwd_ms": median, "bwd_ms": median, "step_ms": median of forward + backward}
 """
-import json
-import sys
 import time
 
-from gemm_torch import blas_info, setup
+from gemm_torch import serve
 
 
 def median(xs):
@@ -54,19 +52,5 @@ def measure(torch, c):
     return {"fwd_ms": median(fwd) * 1e3, "bwd_ms": median(bwd) * 1e3, "step_ms": median(step) * 1e3}
 
 
-def main():
-    config = json.loads(sys.stdin.readline())
-    threads = int(config.get("threads", 2))
-    try:
-        torch = setup(threads)
-    except Exception as e:  # noqa: BLE001 - reported to the caller, which still prints its own numbers
-        print(json.dumps({"ok": False, "error": "%s: %s" % (type(e).__name__, e)}), flush=True)
-        return
-    print(json.dumps({"ok": True, "torch": torch.__version__, "blas": blas_info(), "threads": torch.get_num_threads()}), flush=True)
-    for line in sys.stdin:
-        if line.strip():
-            print(json.dumps(measure(torch, json.loads(line))), flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    serve(measure)

@@ -23,13 +23,15 @@ public sealed partial class Tensor
         upWeight.CheckFloat(op, "up weight");
         upBias.CheckFloat(op, "up bias");
         if (upWeight.Rank != 2 || upWeight._shape[1] != bottleneck)
-            throw new ArgumentException($"{op}: up weight {upWeight.Describe()} must be [out, {bottleneck}] after down weight {downWeight.Describe()}");
+            throw new ArgumentException(
+                $"{op}: up weight {upWeight.Describe()} must be [out, {bottleneck}] after down weight {downWeight.Describe()}");
         int outF = upWeight._shape[0];
         if (upBias.Rank != 1 || upBias._shape[0] != outF)
             throw new ArgumentException($"{op}: up bias {upBias.Describe()} must be [{outF}] for up weight {upWeight.Describe()}");
         var outShape = z._shape[..^1].Append(outF).ToArray();
         if (!residual._shape.AsSpan().SequenceEqual(outShape))
-            throw new ArgumentException($"{op}: residual {residual.Describe()} must be {Shp(outShape)} for input {z.Describe()} and up weight {upWeight.Describe()}");
+            throw new ArgumentException(
+                $"{op}: residual {residual.Describe()} must be {Shp(outShape)} for input {z.Describe()}, up weight {upWeight.Describe()}");
         if (!float.IsFinite(scale)) throw new ArgumentOutOfRangeException(nameof(scale), scale, $"{op}: scale must be finite");
         var act = gelu ? UnaryOp.GeluErf : UnaryOp.Relu;
         var zc = z.Contiguous();
@@ -46,7 +48,8 @@ public sealed partial class Tensor
         }
         if (rows > 0)
             using (var a = Activated(pre, act))
-                backend.Gemm(false, true, rows, outF, bottleneck, scale, a.Dense, bottleneck, 0, wu.Dense, bottleneck, 0, 1f, y.Dense, outF, 0, 1);
+                backend.Gemm(false, true, rows, outF, bottleneck, scale, a.Dense, bottleneck, 0, wu.Dense, bottleneck, 0, 1f, y.Dense,
+                    outF, 0, 1);
         var inputShape = z._shape;
         return Finish(y, op, new[] { z, residual, downWeight, downBias, upWeight, upBias }, g =>
         {
@@ -57,24 +60,28 @@ public sealed partial class Tensor
             var gh = Empty(new[] { rows, bottleneck }, DType.Float32, g.Device);
             if (rows > 0)
             {
-                be.Gemm(false, false, rows, bottleneck, outF, scale, gc.Dense, outF, 0, wu.Dense, bottleneck, 0, 0f, ga.Dense, bottleneck, 0, 1);
+                be.Gemm(false, false, rows, bottleneck, outF, scale, gc.Dense, outF, 0, wu.Dense, bottleneck, 0, 0f, ga.Dense,
+                    bottleneck, 0, 1);
                 be.UnaryBackward(act, 0f, pre.Dense, a.Dense, ga.Dense, gh.Dense, ga.Count);
             }
             Tensor? gz = null, gwu = null, gwd = null;
             if (z.RequiresGrad)
             {
                 gz = Empty((int[])inputShape.Clone(), DType.Float32, g.Device);
-                be.Gemm(false, false, rows, hidden, bottleneck, 1f, gh.Dense, bottleneck, 0, wd.Dense, hidden, 0, 0f, gz.Dense, hidden, 0, 1);
+                be.Gemm(false, false, rows, hidden, bottleneck, 1f, gh.Dense, bottleneck, 0, wd.Dense, hidden, 0, 0f, gz.Dense, hidden,
+                    0, 1);
             }
             if (upWeight.RequiresGrad)
             {
                 gwu = Empty(new[] { outF, bottleneck }, DType.Float32, g.Device);
-                be.Gemm(true, false, outF, bottleneck, rows, scale, gc.Dense, outF, 0, a.Dense, bottleneck, 0, 0f, gwu.Dense, bottleneck, 0, 1);
+                be.Gemm(true, false, outF, bottleneck, rows, scale, gc.Dense, outF, 0, a.Dense, bottleneck, 0, 0f, gwu.Dense,
+                    bottleneck, 0, 1);
             }
             if (downWeight.RequiresGrad)
             {
                 gwd = Empty(new[] { bottleneck, hidden }, DType.Float32, g.Device);
-                be.Gemm(true, false, bottleneck, hidden, rows, 1f, gh.Dense, bottleneck, 0, zc.Dense, hidden, 0, 0f, gwd.Dense, hidden, 0, 1);
+                be.Gemm(true, false, bottleneck, hidden, rows, 1f, gh.Dense, bottleneck, 0, zc.Dense, hidden, 0, 0f, gwd.Dense, hidden,
+                    0, 1);
             }
             var g2 = gc.Reshape(-1, outF);
             return new[]

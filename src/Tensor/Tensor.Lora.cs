@@ -28,9 +28,11 @@ public sealed partial class Tensor
             throw new ArgumentException($"{op}: lora_A {loraA.Describe()} must be [rank, {inF}] for weight {weight.Describe()}");
         int rank = loraA._shape[0];
         if (loraB.Rank != 2 || loraB._shape[0] != outF || loraB._shape[1] != rank)
-            throw new ArgumentException($"{op}: lora_B {loraB.Describe()} must be [{outF}, {rank}] for weight {weight.Describe()} and lora_A {loraA.Describe()}");
+            throw new ArgumentException(
+                $"{op}: lora_B {loraB.Describe()} must be [{outF}, {rank}] for weight {weight.Describe()} and lora_A {loraA.Describe()}");
         if (!float.IsFinite(scale)) throw new ArgumentOutOfRangeException(nameof(scale), scale, $"{op}: scale must be finite");
-        if (!(dropout >= 0f && dropout < 1f)) throw new ArgumentOutOfRangeException(nameof(dropout), dropout, $"{op}: dropout must be in [0, 1)");
+        if (!(dropout >= 0f && dropout < 1f))
+            throw new ArgumentOutOfRangeException(nameof(dropout), dropout, $"{op}: dropout must be in [0, 1)");
         if (x.Buffer.Backend is not ILoraKernels)
             throw new NotSupportedException($"{op}: the {x.Device} backend has no fused LoRA kernels (check Tensor.HasFusedLora first)");
         var xc = x.Contiguous();
@@ -63,11 +65,13 @@ public sealed partial class Tensor
             if (x.RequiresGrad)
             {
                 gx = Empty((int[])inputShape.Clone(), DType.Float32, gy.Device);
-                if (rows > 0) gy.Backend.Gemm(false, false, rows, inF, outF, 1f, gy.Dense, outF, 0, w.Dense, inF, 0, 0f, gx.Dense, inF, 0, 1);
+                if (rows > 0) gy.Backend.Gemm(false, false, rows, inF, outF, 1f, gy.Dense, outF, 0, w.Dense, inF, 0, 0f, gx.Dense, inF,
+                    0, 1);
             }
             var ga = loraA.RequiresGrad ? Empty(new[] { rank, inF }, DType.Float32, gy.Device) : null;
             if (rows == 0) ga?.Backend.Fill(ga.Dense, ga.Count, 0f);
-            else if (gx is not null || ga is not null) back.LoraDownBackward(xc.Dense, a.Dense, gu.Dense, ga?.Dense, gx?.Dense, rows, inF, rank, stream);
+            else if (gx is not null || ga is not null) back.LoraDownBackward(xc.Dense, a.Dense, gu.Dense, ga?.Dense, gx?.Dense, rows,
+                inF, rank, stream);
             var g2 = gy.Reshape(-1, outF);
             var grads = new[]
             {

@@ -197,7 +197,8 @@ public sealed partial class Tensor
         if (bias is not null) x.Backend.Copy(DType.Float32, bias.BroadcastTo(flat), new Strided(c.Buffer, Layout.Contiguous(flat)));
         else if (inF == 0) x.Backend.Fill(c.Dense, c.Count, 0f);
         if (rows > 0 && inF > 0)
-            x.Backend.Gemm(false, true, rows, outF, inF, 1f, x.Dense, inF, 0, weight.Dense, inF, 0, bias is null ? 0f : 1f, c.Dense, outF, 0, 1);
+            x.Backend.Gemm(false, true, rows, outF, inF, 1f, x.Dense, inF, 0, weight.Dense, inF, 0, bias is null ? 0f : 1f, c.Dense,
+                outF, 0, 1);
         return c;
     }
 }

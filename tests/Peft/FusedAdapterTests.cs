@@ -87,7 +87,7 @@ public class FusedAdapterTests
         var tiny = new BertConfig { VocabSize = 20, HiddenSize = 8, NumLayers = 2, NumHeads = 2, IntermediateSize = 16, MaxPositions = 8 };
         using var model = new BertForSequenceClassification(tiny, 2, generator: new Generator(1));
         var config = new BottleneckConfig { ReductionFactor = 4, Fused = fused };
-        Finetune.Peft.Peft.Apply(model, config);
+        Finetune.Peft.PeftModel.Apply(model, config);
         var adapters = model.NamedModules().Select(m => m.Value).OfType<BottleneckAdapter>().ToList();
         Assert.That(adapters, Has.Count.EqualTo(4));
         Assert.That(adapters.Select(a => a.Fused), Is.All.EqualTo(fused));

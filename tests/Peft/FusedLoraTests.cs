@@ -2,7 +2,7 @@ using Finetune.Autograd;
 using Finetune.Kernels.Profiling;
 using Finetune.Nn;
 using Finetune.Peft.Lora;
-using PeftApi = Finetune.Peft.Peft;
+using PeftApi = Finetune.Peft.PeftModel;
 
 namespace Finetune.Tests.Peft;
 
@@ -182,7 +182,7 @@ public class FusedLoraTests
         var tiny = new BertConfig { VocabSize = 20, HiddenSize = 8, NumLayers = 1, NumHeads = 2, IntermediateSize = 16, MaxPositions = 8 };
         using var model = new BertForSequenceClassification(tiny, 2, generator: new Generator(1));
         var peft = PeftApi.Apply(model, new LoraConfig { Rank = 2, Fused = fused });
-        Assert.That(peft.LoraLayers.Select(l => l.Fused), Is.All.EqualTo(fused));
+        Assert.That(peft.Layers<LoraLinear>().Select(l => l.Fused), Is.All.EqualTo(fused));
         Assert.That(new LoraConfig { Fused = fused }.ToJson(), Does.Not.Contain("fused"), "adapter_config.json stays in PEFT's layout");
     }
 }

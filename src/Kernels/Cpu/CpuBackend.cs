@@ -206,6 +206,7 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels
     public void LoraUpBackward(Dense g, Dense u, Dense b, Dense gu, Dense? gb, int rows, int outFeatures, int rank, float scale) =>
         LoraKernels.UpBackward(F(g), F(u), F(b), F(gu), gb is { } d ? F(d) : null, rows, outFeatures, rank, scale);
 
-    public void LoraDownBackward(Dense x, Dense a, Dense gu, Dense? ga, Dense? gx, int rows, int inFeatures, int rank, DropoutStream dropout) =>
+    public void LoraDownBackward(Dense x, Dense a, Dense gu, Dense? ga, Dense? gx, int rows, int inFeatures, int rank,
+        DropoutStream dropout) =>
         LoraKernels.DownBackward(F(x), F(a), F(gu), ga is { } d ? F(d) : null, gx is { } e ? F(e) : null, rows, inFeatures, rank, dropout);
 }

@@ -277,7 +277,8 @@ internal static unsafe class LoraKernels
         float* r0 = rows, r1 = rows + (nr > 1 ? ld : 0), r2 = rows + (nr > 2 ? 2 * ld : 0), r3 = rows + (nr > 3 ? 3 * ld : 0);
         for (int j = 0; j < rank; j++)
         {
-            float k0 = coef[j], k1 = nr > 1 ? coef[rank + j] : 0f, k2 = nr > 2 ? coef[2 * rank + j] : 0f, k3 = nr > 3 ? coef[3 * rank + j] : 0f;
+            float k0 = coef[j], k1 = nr > 1 ? coef[rank + j] : 0f, k2 = nr > 2 ? coef[2 * rank + j] : 0f,
+                k3 = nr > 3 ? coef[3 * rank + j] : 0f;
             var b0 = Vector256.Create(k0);
             var b1 = Vector256.Create(k1);
             var b2 = Vector256.Create(k2);

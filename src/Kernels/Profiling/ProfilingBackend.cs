@@ -134,9 +134,11 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
             ((double)rows * outFeatures + 2.0 * rows * rank + (gb is null ? 1.0 : 2.0) * rank * outFeatures) * F,
             () => Lora.LoraUpBackward(g, u, b, gu, gb, rows, outFeatures, rank, scale));
 
-    public void LoraDownBackward(Dense x, Dense a, Dense gu, Dense? ga, Dense? gx, int rows, int inFeatures, int rank, DropoutStream dropout) =>
+    public void LoraDownBackward(Dense x, Dense a, Dense gu, Dense? ga, Dense? gx, int rows, int inFeatures, int rank,
+        DropoutStream dropout) =>
         Time("lora_down_backward", $"[{rows}×{inFeatures}] r{rank}" + (dropout.Active ? " drop" : ""),
-            ((ga is null ? 0.0 : 2.0) + (gx is null ? 0.0 : 2.0)) * rows * inFeatures * rank + DropoutFlops(dropout, (double)rows * inFeatures),
+            ((ga is null ? 0.0 : 2.0) + (gx is null ? 0.0 : 2.0)) * rows * inFeatures * rank
+                + DropoutFlops(dropout, (double)rows * inFeatures),
             ((ga is null ? 0.0 : (double)rows * inFeatures) + (gx is null ? 0.0 : 2.0 * rows * inFeatures)
                 + (double)rows * rank + 2.0 * rank * inFeatures) * F,
             () => Lora.LoraDownBackward(x, a, gu, ga, gx, rows, inFeatures, rank, dropout));
