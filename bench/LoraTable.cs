@@ -7,6 +7,7 @@ using Finetune.Nn.Optim;
 using Finetune.Nn.Training;
 using Finetune.App;
 using Finetune.Peft;
+using Finetune.Peft.Adapters;
 using Finetune.Peft.Lora;
 
 namespace Finetune.Bench;
@@ -36,6 +37,7 @@ public static class LoraTable
         int[] ranks = quick ? new[] { 8, 16 } : new[] { 8, 16, 64 };
         var shapes = quick ? Shapes[..2] : Shapes;
         if (only is "all" or "layer") LayerTable(shapes, tokens, ranks, dropout, threads, reps, rounds, peer);
+        if (only is "all" or "adapter") AdapterTable(shapes, tokens, threads, reps, rounds);
         if (only is "all" or "step") StepRows(threads, reps, rounds);
         return 0;
     }
@@ -89,6 +91,16 @@ public static class LoraTable
         using var x = Tensor.Normal(new[] { tokens, h }, 0f, 1f, g);
         x.RequiresGrad = true;
         using var dy = Tensor.Normal(new[] { tokens, h }, 0f, 1f, g);
+        return Measure(() => layer.Forward(x), dy, () =>
+        {
+            x.ZeroGrad();
+            layer.ZeroGrad();
+        }, reps, $"{(fused ? "fused" : "unfused")} h {h}, tokens {tokens}, r {rank}");
+    }
+
+    /// <summary>Median forward, backward and both over <paramref name="reps"/> (after one warm-up), and one profiled run's bytes.</summary>
+    private static Timing Measure(Func<Tensor> forward, Tensor dy, Action zeroGrads, int reps, string? what = null)
+    {
         var fwd = new List<double>();
         var bwd = new List<double>();
         var step = new List<double>();
@@ -96,12 +108,11 @@ public static class LoraTable
         {
             using var scope = TensorScope.Begin();
             long t0 = Stopwatch.GetTimestamp();
-            var y = layer.Forward(x);
+            var y = forward();
             long t1 = Stopwatch.GetTimestamp();
             y.Backward(dy);
             long t2 = Stopwatch.GetTimestamp();
-            x.ZeroGrad();
-            layer.ZeroGrad();
+            zeroGrads();
             if (i == 0) continue; // warm-up
             fwd.Add(Ms(t1 - t0));
             bwd.Add(Ms(t2 - t1));
@@ -111,15 +122,55 @@ public static class LoraTable
         using (var scope = TensorScope.Begin())
         using (var profiler = KernelProfiler.Start())
         {
-            var y = layer.Forward(x);
+            var y = forward();
             fwdBytes = profiler.Records.Sum(r => r.Bytes);
             y.Backward(dy);
             bwdBytes = profiler.Records.Sum(r => r.Bytes) - fwdBytes;
-            x.ZeroGrad();
-            layer.ZeroGrad();
-            if (ShowProfile) Console.WriteLine($"{(fused ? "fused" : "unfused")} h {h}, tokens {tokens}, r {rank}:\n{profiler.Summary(12)}");
+            zeroGrads();
+            if (ShowProfile) Console.WriteLine($"{what}:\n{profiler.Summary(12)}");
         }
         return new Timing(Median(fwd), Median(bwd), Median(step), fwdBytes, bwdBytes);
+    }
+
+    /// <summary>The bottleneck adapter (reduction 16, ReLU, scale 4, parallel form) fused and composed, forward + backward.</summary>
+    private static void AdapterTable((string Name, int Hidden)[] shapes, int[] tokens, int threads, int reps, int rounds)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"Bottleneck adapter h→h/16→h (ReLU, scale 4, parallel), x and the residual requiring grad; {threads} threads, "
+            + $"median of {reps}, best of {rounds} rounds (ms)");
+        Console.WriteLine();
+        Console.WriteLine("| shape | tokens | fwd fused | fwd unfused | bwd fused | bwd unfused | f+b fused | f+b unfused | unfused/fused | MB fused | MB unfused |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var (name, h) in shapes)
+            foreach (int t in tokens)
+            {
+                Timing? fused = null, unfused = null;
+                for (int round = 0; round < rounds; round++)
+                {
+                    fused = Timing.Best(fused, MeasureAdapter(h, t, true, reps));
+                    unfused = Timing.Best(unfused, MeasureAdapter(h, t, false, reps));
+                }
+                Console.WriteLine($"| {name} {h} | {t} | {fused!.Fwd:F2} | {unfused!.Fwd:F2} | {fused.Bwd:F2} | {unfused.Bwd:F2} | {fused.Step:F2} | "
+                    + $"{unfused.Step:F2} | {unfused.Step / fused.Step:F2}× | {fused.Bytes / 1e6:F1} | {unfused.Bytes / 1e6:F1} |");
+            }
+    }
+
+    private static Timing MeasureAdapter(int h, int tokens, bool fused, int reps)
+    {
+        var g = new Generator(1);
+        using var adapter = new BottleneckAdapter(h, h / 16, parallel: true, 4f, "relu", g) { Fused = fused };
+        using (var up = Tensor.Normal(new[] { h, h / 16 }, 0f, 0.02f, g)) adapter.Parameters().ElementAt(2).CopyFrom(up);
+        using var x = Tensor.Normal(new[] { tokens, h }, 0f, 1f, g);
+        using var residual = Tensor.Normal(new[] { tokens, h }, 0f, 1f, g);
+        x.RequiresGrad = true;
+        residual.RequiresGrad = true;
+        using var dy = Tensor.Normal(new[] { tokens, h }, 0f, 1f, g);
+        return Measure(() => adapter.Forward(x, residual), dy, () =>
+        {
+            x.ZeroGrad();
+            residual.ZeroGrad();
+            adapter.ZeroGrad();
+        }, reps);
     }
 
     /// <summary>The MiniLM LoRA training step (preset "lora": r 8, dropout 0.1 on query and value), fused and unfused.</summary>
