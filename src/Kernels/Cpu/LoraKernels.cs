@@ -15,6 +15,10 @@ internal static unsafe class LoraKernels
 {
     private const int RowBlock = 4;
 
+    // Row reductions (gA, gB) take eight rows per pass over their [rank, n] accumulator: it lives in L2, so each pass
+    // is traffic, and eight rows halve it.
+    private const int AccBlock = 8;
+
     public static void Down(float* x, float* a, float* u, int rows, int inF, int rank, DropoutStream dropout)
     {
         nint px = (nint)x, pa = (nint)a, pu = (nint)u;
@@ -74,16 +78,18 @@ internal static unsafe class LoraKernels
             {
                 CpuParallel.For(chunks, 1, (s, e) =>
                 {
-                    float* coef = stackalloc float[RowBlock * rank];
+                    float* coef = stackalloc float[AccBlock * rank];
                     for (long c = s; c < e; c++)
                     {
                         float* acc = (float*)pp + c * rank * outF;
                         int end = (int)Math.Min(rows, (c + 1) * rowsPerChunk);
-                        for (int t0 = (int)(c * rowsPerChunk); t0 < end; t0 += RowBlock)
+                        for (int t0 = (int)(c * rowsPerChunk); t0 < end; t0 += AccBlock)
                         {
-                            int nr = Math.Min(RowBlock, end - t0);
+                            int nr = Math.Min(AccBlock, end - t0);
                             float* gr = (float*)pg + (long)t0 * outF;
-                            RowDots(nr, gr, outF, (float*)pbt, rank, outF, (float*)pgu + (long)t0 * rank, scale);
+                            for (int k = 0; k < nr; k += RowBlock)
+                                RowDots(Math.Min(RowBlock, nr - k), gr + (long)k * outF, outF, (float*)pbt, rank, outF,
+                                    (float*)pgu + (long)(t0 + k) * rank, scale);
                             if (!wantGb) continue;
                             for (int i = 0; i < nr * rank; i++) coef[i] = scale * ((float*)pu)[(long)t0 * rank + i];
                             OuterAccumulate(nr, coef, rank, gr, outF, outF, acc);
@@ -114,17 +120,17 @@ internal static unsafe class LoraKernels
         {
             CpuParallel.For(chunks, 1, (s, e) =>
             {
-                float* mask = dropout.Active ? Alloc((long)RowBlock * inF) : null;
-                float* dropped = dropout.Active && wantGa ? Alloc((long)RowBlock * inF) : null;
+                float* mask = dropout.Active ? Alloc((long)AccBlock * inF) : null;
+                float* dropped = dropout.Active && wantGa ? Alloc((long)AccBlock * inF) : null;
                 try
                 {
                     for (long c = s; c < e; c++)
                     {
                         float* acc = (float*)pp + c * rank * inF;
                         int end = (int)Math.Min(rows, (c + 1) * rowsPerChunk);
-                        for (int t0 = (int)(c * rowsPerChunk); t0 < end; t0 += RowBlock)
+                        for (int t0 = (int)(c * rowsPerChunk); t0 < end; t0 += AccBlock)
                         {
-                            int nr = Math.Min(RowBlock, end - t0);
+                            int nr = Math.Min(AccBlock, end - t0);
                             long first = (long)t0 * inF;
                             if (dropout.Active) PhiloxDropout.KeepScales(dropout, first, (long)nr * inF, mask);
                             float* coef = (float*)pgu + (long)t0 * rank;
@@ -157,7 +163,7 @@ internal static unsafe class LoraKernels
     private static (int Chunks, int RowsPerChunk) ReductionChunks(int rows)
     {
         int perChunk = Math.Max(64, (rows + 15) / 16);
-        perChunk = (perChunk + RowBlock - 1) / RowBlock * RowBlock;
+        perChunk = (perChunk + AccBlock - 1) / AccBlock * AccBlock;
         return (Math.Max(1, (rows + perChunk - 1) / perChunk), perChunk);
     }
 
@@ -270,19 +276,18 @@ internal static unsafe class LoraKernels
         }
     }
 
-    /// <summary>acc[j, o] += Σₖ coef[k, j]·rows[k, o] for k &lt; nr (≤ 4), j &lt; rank, o &lt; n.</summary>
+    /// <summary>acc[j, o] += Σₖ coef[k, j]·rows[k, o] for k &lt; nr (≤ 8), j &lt; rank, o &lt; n.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void OuterAccumulate(int nr, float* coef, int rank, float* rows, int ld, int n, float* acc)
     {
-        float* r0 = rows, r1 = rows + (nr > 1 ? ld : 0), r2 = rows + (nr > 2 ? 2 * ld : 0), r3 = rows + (nr > 3 ? 3 * ld : 0);
+        float* R(int k) => rows + (k < nr ? (long)k * ld : 0);
+        float* r0 = R(0), r1 = R(1), r2 = R(2), r3 = R(3), r4 = R(4), r5 = R(5), r6 = R(6), r7 = R(7);
         for (int j = 0; j < rank; j++)
         {
-            float k0 = coef[j], k1 = nr > 1 ? coef[rank + j] : 0f, k2 = nr > 2 ? coef[2 * rank + j] : 0f,
-                k3 = nr > 3 ? coef[3 * rank + j] : 0f;
-            var b0 = Vector256.Create(k0);
-            var b1 = Vector256.Create(k1);
-            var b2 = Vector256.Create(k2);
-            var b3 = Vector256.Create(k3);
+            float C(int k) => k < nr ? coef[k * rank + j] : 0f;
+            float k0 = C(0), k1 = C(1), k2 = C(2), k3 = C(3), k4 = C(4), k5 = C(5), k6 = C(6), k7 = C(7);
+            Vector256<float> b0 = Vector256.Create(k0), b1 = Vector256.Create(k1), b2 = Vector256.Create(k2), b3 = Vector256.Create(k3);
+            Vector256<float> b4 = Vector256.Create(k4), b5 = Vector256.Create(k5), b6 = Vector256.Create(k6), b7 = Vector256.Create(k7);
             float* a = acc + (long)j * n;
             int o = 0;
             for (; o + 8 <= n; o += 8)
@@ -292,9 +297,14 @@ internal static unsafe class LoraKernels
                 s = Vector256.FusedMultiplyAdd(b1, Vector256.Load(r1 + o), s);
                 s = Vector256.FusedMultiplyAdd(b2, Vector256.Load(r2 + o), s);
                 s = Vector256.FusedMultiplyAdd(b3, Vector256.Load(r3 + o), s);
+                s = Vector256.FusedMultiplyAdd(b4, Vector256.Load(r4 + o), s);
+                s = Vector256.FusedMultiplyAdd(b5, Vector256.Load(r5 + o), s);
+                s = Vector256.FusedMultiplyAdd(b6, Vector256.Load(r6 + o), s);
+                s = Vector256.FusedMultiplyAdd(b7, Vector256.Load(r7 + o), s);
                 s.Store(a + o);
             }
-            for (; o < n; o++) a[o] += k0 * r0[o] + k1 * r1[o] + k2 * r2[o] + k3 * r3[o];
+            for (; o < n; o++)
+                a[o] += k0 * r0[o] + k1 * r1[o] + k2 * r2[o] + k3 * r3[o] + k4 * r4[o] + k5 * r5[o] + k6 * r6[o] + k7 * r7[o];
         }
     }
 
