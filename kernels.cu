@@ -707,18 +707,25 @@ extern "C" __global__ void lora_down_f32(const float* x, const float* a, float* 
     lora_row_dots(x, a, in, 1, u, rows, in, rank, 1.0f, seed, offset, p, keep);
 }
 
+// out[t, i] += keep(t·n + i)·scale·Σⱼ coef[t, j]·panel[j·js + i·is] over rows × n elements (p = 0: keep 1).
+__device__ void lora_rows_times_panel(const float* coef, const float* panel, long long js, long long is, float* out, long long rows, int n,
+                                      int rank, float scale, unsigned long long seed, unsigned long long offset, float p, float keep)
+{
+    long long total = rows * n;
+    for (long long idx = global_thread(); idx < total; idx += grid_threads())
+    {
+        long long t = idx / n;
+        int i = (int)(idx % n);
+        float s = 0.0f;
+        for (int j = 0; j < rank; j++) s += coef[t * rank + j] * panel[j * js + i * is];
+        out[idx] += __fmul_rn(lora_keep(seed, offset, idx, p, keep), scale * s);
+    }
+}
+
 // y[t, o] += scale·Σⱼ u[t, j]·B[o, j], in place.
 extern "C" __global__ void lora_up_f32(const float* u, const float* b, float* y, long long rows, int out, int rank, float scale)
 {
-    long long n = rows * out;
-    for (long long idx = global_thread(); idx < n; idx += grid_threads())
-    {
-        long long t = idx / out;
-        int o = (int)(idx % out);
-        float s = 0.0f;
-        for (int j = 0; j < rank; j++) s += u[t * rank + j] * b[(long long)o * rank + j];
-        y[idx] += scale * s;
-    }
+    lora_rows_times_panel(u, b, 1, rank, y, rows, out, rank, scale, 0, 0, 0.0f, 1.0f);
 }
 
 // gu[t, j] = scale·Σₒ g[t, o]·B[o, j].
@@ -746,15 +753,7 @@ extern "C" __global__ void lora_up_backward_gb_f32(const float* g, const float* 
 extern "C" __global__ void lora_down_backward_gx_f32(const float* a, const float* gu, float* gx, long long rows, int in, int rank,
                                                      unsigned long long seed, unsigned long long offset, float p, float keep)
 {
-    long long n = rows * in;
-    for (long long idx = global_thread(); idx < n; idx += grid_threads())
-    {
-        long long t = idx / in;
-        int i = (int)(idx % in);
-        float s = 0.0f;
-        for (int j = 0; j < rank; j++) s += gu[t * rank + j] * a[(long long)j * in + i];
-        gx[idx] += __fmul_rn(lora_keep(seed, offset, idx, p, keep), s);
-    }
+    lora_rows_times_panel(gu, a, in, 1, gx, rows, in, rank, 1.0f, seed, offset, p, keep);
 }
 
 // gA[j, i] = Σₜ gu[t, j]·drop(x)[t, i].

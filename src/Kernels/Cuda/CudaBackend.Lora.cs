@@ -7,8 +7,8 @@ public sealed partial class CudaBackend : ILoraKernels
     {
         if (rows == 0) return;
         ulong px = F(x), pa = F(a), pu = F(u);
-        Launch(KernelId.LoraDown, RowGrid(rows), RowBlock(inFeatures), k => k.Add(px).Add(pa).Add(pu).Add((long)rows).Add(inFeatures).Add(rank)
-            .Add(dropout.Seed).Add(dropout.Offset).Add(dropout.P).Add(dropout.KeepScale));
+        Launch(KernelId.LoraDown, RowGrid(rows), RowBlock(inFeatures), k => k.Add(px).Add(pa).Add(pu).Add((long)rows).Add(inFeatures)
+            .Add(rank).Add(dropout.Seed).Add(dropout.Offset).Add(dropout.P).Add(dropout.KeepScale));
     }
 
     public void LoraUp(Dense u, Dense b, Dense y, int rows, int outFeatures, int rank, float scale)
@@ -38,8 +38,8 @@ public sealed partial class CudaBackend : ILoraKernels
         if (gx is { } dx && rows > 0)
         {
             ulong pgx = F(dx);
-            Launch(KernelId.LoraDownBackwardGx, GridFor((long)rows * inFeatures), new(Threads), k => k.Add(pa).Add(pgu).Add(pgx).Add((long)rows)
-                .Add(inFeatures).Add(rank).Add(dropout.Seed).Add(dropout.Offset).Add(dropout.P).Add(dropout.KeepScale));
+            Launch(KernelId.LoraDownBackwardGx, GridFor((long)rows * inFeatures), new(Threads), k => k.Add(pa).Add(pgu).Add(pgx)
+                .Add((long)rows).Add(inFeatures).Add(rank).Add(dropout.Seed).Add(dropout.Offset).Add(dropout.P).Add(dropout.KeepScale));
         }
         if (ga is not { } da) return;
         ulong pga = F(da);
