@@ -7,8 +7,9 @@ namespace Finetune.Bench;
 
 /// <summary>
 /// A long-lived python process running one of the bench/peers scripts that speak JSON lines: the first line sent is
-/// {"threads": N}, the answer says ok, the torch version and the BLAS; then one question, one answer per line. On an
-/// AVX-512 machine OpenBLAS is told its core (OPENBLAS_CORETYPE=SkylakeX) unless the caller chose one.
+/// {"threads": N}, the answer says ok, the torch version and the BLAS (with the core OpenBLAS picked); then one question,
+/// one answer per line. On an AVX-512 machine OpenBLAS is told to use its AVX-512 core (OPENBLAS_CORETYPE=SkylakeX;
+/// 0.3.21 knows no Zen 4/5 target), so both sides run AVX-512 code; FINETUNE_OPENBLAS_CORETYPE overrides it.
 /// </summary>
 public sealed class TorchPeer : IDisposable
 {
@@ -50,7 +51,9 @@ public sealed class TorchPeer : IDisposable
                 {
                     RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false,
                 };
-                if (Avx512F.IsSupported && Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") is null)
+                if (Environment.GetEnvironmentVariable("FINETUNE_OPENBLAS_CORETYPE") is { Length: > 0 } core)
+                    psi.Environment["OPENBLAS_CORETYPE"] = core;
+                else if (Avx512F.IsSupported)
                     psi.Environment["OPENBLAS_CORETYPE"] = "SkylakeX";
                 p = Process.Start(psi)!;
                 p.StandardInput.WriteLine(JsonSerializer.Serialize(new { threads }));
