@@ -102,22 +102,8 @@ public static class StepTable
     /// <summary>Builds MiniLM with <paramref name="options"/> and hands <paramref name="measure"/> one training step to time.</summary>
     internal static double EngineStep(FineTuneOptions options, int[] ids, int batch, int seq, Func<Action, double> measure)
     {
-        using var prepared = FineTuning.MiniLm(options);
-        var model = prepared.Model;
-        model.Train();
-        var parameters = model.NamedParameters().Where(p => p.Value.Trainable).Select(p => new NamedParameter(p.Key, p.Value.Value)).ToList();
-        using var optimizer = new AdamW(parameters, 1e-4f);
-        var mask = Enumerable.Repeat(1f, ids.Length).ToArray();
-        var labels = Enumerable.Range(0, batch).Select(i => i % 2).ToArray();
-        return measure(() =>
-        {
-            using var scope = TensorScope.Begin();
-            var inputs = new Dictionary<string, Tensor> { ["input_ids"] = Tensor.FromArray(ids, batch, seq), ["attention_mask"] = Tensor.FromArray(mask, batch, seq) };
-            var logits = prepared.Classifier.Logits(new Batch(inputs, Tensor.FromArray(labels, batch)));
-            logits.CrossEntropy(Tensor.FromArray(labels, batch)).Backward();
-            optimizer.Step();
-            optimizer.ZeroGrad();
-        });
+        using var step = new TrainingStep(options, batch, seq);
+        return measure(step.Run);
     }
 
     private static double EngineForward(int[] ids, int batch, int seq, Func<Action, double> measure)

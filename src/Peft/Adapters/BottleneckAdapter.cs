@@ -28,6 +28,7 @@ public sealed class BottleneckAdapter : Module, ISublayerAdapter
 
     public Tensor Forward(Tensor sublayerInput, Tensor sublayerOutput)
     {
+        using var profileScope = ProfileScope();
         if (Fused)
         {
             Linear down = Child<Linear>("down"), up = Child<Linear>("up");

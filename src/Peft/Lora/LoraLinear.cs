@@ -56,7 +56,7 @@ public sealed class LoraLinear : Layer, IWrappingLayer, IMergeableLayer
 
     public Linear LoraB => Child<Linear>("lora_B");
 
-    public override Tensor Forward(Tensor input)
+    protected override Tensor ForwardCore(Tensor input)
     {
         if (Merged && Training && GradMode.IsEnabled && (LoraA.Weight.Trainable || LoraB.Weight.Trainable))
             throw new InvalidOperationException("lora: the adapter is merged into the base weight, so it would get no gradient; call "
