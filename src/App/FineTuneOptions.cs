@@ -116,7 +116,7 @@ public sealed record FineTuneOptions
     public static FineTuneOptions FromJson(JsonFields f)
     {
         f.RejectUnknown(nameof(Method), nameof(Rank), nameof(Alpha), nameof(LoraDropout), nameof(Targets), nameof(FreezeLayers),
-            nameof(FreezeEmbeddings),
+            nameof(FreezeEmbeddings), nameof(Unfused),
             nameof(VirtualTokens), nameof(ReductionFactor), nameof(PromptInitText), nameof(Pooling), nameof(Labels), nameof(Seed),
             "id2label", "label2id", nameof(Data));
         var method = f.String(nameof(Method))!;
@@ -133,6 +133,7 @@ public sealed record FineTuneOptions
             Targets = f.Has(nameof(Targets)) ? f.Strings(nameof(Targets)) : null,
             FreezeLayers = OptionalInt(nameof(FreezeLayers), 0, BertConfig.MaxLayers),
             FreezeEmbeddings = f.Bool(nameof(FreezeEmbeddings), false),
+            Unfused = f.Bool(nameof(Unfused), false),
             VirtualTokens = OptionalInt(nameof(VirtualTokens), 1, PromptTuningConfig.MaxVirtualTokens),
             ReductionFactor = OptionalInt(nameof(ReductionFactor), 1, 65_536),
             PromptInitText = f.String(nameof(PromptInitText), optional: true),

@@ -2,7 +2,7 @@ using Finetune.Kernels.Profiling;
 
 namespace Finetune.App.Reporting;
 
-/// <summary>Where a profiled step's time goes: a horizontal bar per module (the slowest, forward and backward together), as a PNG.</summary>
+/// <summary>Where a profiled step's time goes: a bar per module (the slowest; forward and backward together), as a PNG.</summary>
 public static class ProfilePlot
 {
     public static void Write(string path, IReadOnlyList<KernelRecord> records, string title, int top = 20)

@@ -28,7 +28,7 @@ internal static class ProfileCommand
             DefaultValueFactory = _ => "profile" };
         var command = new Command("profile", "Profile MiniLM training steps: cost per module and per kernel, a trace and a plot")
             { method, unfused, steps, batch, seq, threads, output };
-        command.SetAction(r => CliErrors.Run(() =>
+        command.SetAction(r => CliErrors.Run(r, () =>
         {
             CpuParallel.Threads = CommonOptions.Positive(r.GetValue(threads), "--threads");
             int n = CommonOptions.Positive(r.GetValue(steps), "--steps");
