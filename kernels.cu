@@ -653,3 +653,120 @@ extern "C" __global__ void random_normal_f32(unsigned long long seed, unsigned l
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Fused LoRA, version 2 of the LoRA path (version 1 is the composed ops): y = x·Wᵀ + b + s·(drop(x)·Aᵀ)·Bᵀ with
+// x [rows, in], A [rank, in], B [out, rank]. cuBLAS writes the base x·Wᵀ + b; these kernels do the rest with
+// u = drop(x)·Aᵀ [rows, rank] the only intermediate, and lora_up updates y in place. Dropout is element t·in + i of
+// the Philox stream, kept with factor `keep` = 1/(1-p) where its uniform is ≥ p (random_uniform_f32 followed by the
+// dropout mask would give the same floats); it is drawn again in backward, never stored; p = 0 draws nothing.
+// Row-reducing kernels take one block per row and FT_LORA_GROUP rank columns per sweep over the row (each element's
+// dropout is drawn once per group); column sums walk t in order, so every result is deterministic.
+// ---------------------------------------------------------------------------------------------------------
+
+#define FT_LORA_GROUP 16
+
+__device__ __forceinline__ float lora_keep(unsigned long long seed, unsigned long long offset, long long e, float p, float keep)
+{
+    if (p <= 0.0f) return 1.0f;
+    uint4 r = philox4x32_10(seed, offset + (unsigned long long)(e >> 2));
+    unsigned int lanes[4] = { r.x, r.y, r.z, r.w };
+    return philox_unit(lanes[e & 3]) >= p ? keep : 0.0f;
+}
+
+// out[t, j] = scale·Σᵢ v(t, i)·panel[j·js + i·is], v(t, i) = rows[t, i]·keep(t·n + i) (p = 0: rows[t, i]); one block per row.
+__device__ void lora_row_dots(const float* rows, const float* panel, long long js, long long is, float* out, long long nrows, int n,
+                              int rank, float scale, unsigned long long seed, unsigned long long offset, float p, float keep)
+{
+    for (long long t = blockIdx.x; t < nrows; t += gridDim.x)
+    {
+        const float* row = rows + t * n;
+        for (int j0 = 0; j0 < rank; j0 += FT_LORA_GROUP)
+        {
+            int nj = rank - j0 < FT_LORA_GROUP ? rank - j0 : FT_LORA_GROUP;
+            float acc[FT_LORA_GROUP];
+            for (int jj = 0; jj < FT_LORA_GROUP; jj++) acc[jj] = 0.0f;
+            for (int i = threadIdx.x; i < n; i += blockDim.x)
+            {
+                float v = __fmul_rn(row[i], lora_keep(seed, offset, t * n + i, p, keep));
+                for (int jj = 0; jj < nj; jj++) acc[jj] += v * panel[(j0 + jj) * js + i * is];
+            }
+            for (int jj = 0; jj < nj; jj++)
+            {
+                float s = block_sum(acc[jj]);
+                if (threadIdx.x == 0) out[t * rank + j0 + jj] = scale * s;
+            }
+        }
+    }
+}
+
+// u[t, j] = Σᵢ drop(x)[t, i]·A[j, i].
+extern "C" __global__ void lora_down_f32(const float* x, const float* a, float* u, long long rows, int in, int rank,
+                                         unsigned long long seed, unsigned long long offset, float p, float keep)
+{
+    lora_row_dots(x, a, in, 1, u, rows, in, rank, 1.0f, seed, offset, p, keep);
+}
+
+// out[t, i] += keep(t·n + i)·scale·Σⱼ coef[t, j]·panel[j·js + i·is] over rows × n elements (p = 0: keep 1).
+__device__ void lora_rows_times_panel(const float* coef, const float* panel, long long js, long long is, float* out, long long rows, int n,
+                                      int rank, float scale, unsigned long long seed, unsigned long long offset, float p, float keep)
+{
+    long long total = rows * n;
+    for (long long idx = global_thread(); idx < total; idx += grid_threads())
+    {
+        long long t = idx / n;
+        int i = (int)(idx % n);
+        float s = 0.0f;
+        for (int j = 0; j < rank; j++) s += coef[t * rank + j] * panel[j * js + i * is];
+        out[idx] += __fmul_rn(lora_keep(seed, offset, idx, p, keep), scale * s);
+    }
+}
+
+// y[t, o] += scale·Σⱼ u[t, j]·B[o, j], in place.
+extern "C" __global__ void lora_up_f32(const float* u, const float* b, float* y, long long rows, int out, int rank, float scale)
+{
+    lora_rows_times_panel(u, b, 1, rank, y, rows, out, rank, scale, 0, 0, 0.0f, 1.0f);
+}
+
+// gu[t, j] = scale·Σₒ g[t, o]·B[o, j].
+extern "C" __global__ void lora_up_backward_gu_f32(const float* g, const float* b, float* gu, long long rows, int out, int rank,
+                                                   float scale)
+{
+    lora_row_dots(g, b, 1, rank, gu, rows, out, rank, scale, 0, 0, 0.0f, 1.0f);
+}
+
+// gB[o, j] = scale·Σₜ g[t, o]·u[t, j].
+extern "C" __global__ void lora_up_backward_gb_f32(const float* g, const float* u, float* gb, long long rows, int out, int rank,
+                                                   float scale)
+{
+    long long n = (long long)out * rank;
+    for (long long idx = global_thread(); idx < n; idx += grid_threads())
+    {
+        int o = (int)(idx / rank), j = (int)(idx % rank);
+        float s = 0.0f;
+        for (long long t = 0; t < rows; t++) s += g[t * out + o] * u[t * rank + j];
+        gb[idx] = scale * s;
+    }
+}
+
+// gx[t, i] += keep(t·in + i)·Σⱼ gu[t, j]·A[j, i]: the low-rank term added onto cuBLAS's g·W.
+extern "C" __global__ void lora_down_backward_gx_f32(const float* a, const float* gu, float* gx, long long rows, int in, int rank,
+                                                     unsigned long long seed, unsigned long long offset, float p, float keep)
+{
+    lora_rows_times_panel(gu, a, in, 1, gx, rows, in, rank, 1.0f, seed, offset, p, keep);
+}
+
+// gA[j, i] = Σₜ gu[t, j]·drop(x)[t, i].
+extern "C" __global__ void lora_down_backward_ga_f32(const float* x, const float* gu, float* ga, long long rows, int in, int rank,
+                                                     unsigned long long seed, unsigned long long offset, float p, float keep)
+{
+    long long n = (long long)rank * in;
+    for (long long idx = global_thread(); idx < n; idx += grid_threads())
+    {
+        int j = (int)(idx / in), i = (int)(idx % in);
+        float s = 0.0f;
+        for (long long t = 0; t < rows; t++)
+            s += gu[t * rank + j] * __fmul_rn(x[t * in + i], lora_keep(seed, offset, t * in + i, p, keep));
+        ga[idx] = s;
+    }
+}

@@ -97,7 +97,7 @@ public static unsafe class GemmTable
         var shapes = Shapes(quick, small).Where(s => only == null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase) || s.Op == only || s.Dims.Contains(only)).ToList();
 
         if (compare != null) return Compare(shapes, compare, threads);
-        using var torch = peer ? TorchPeer.Start(threads) : null;
+        using var torch = peer ? TorchPeer.Start("gemm_torch.py", threads) : null;
         if (_cpuTime && threads != 1) { Console.Error.WriteLine("gemm: --cpu-time needs --threads 1"); return 2; }
         Console.WriteLine($"CPU GEMM, float32 row-major, {threads} thread(s), {(_cpuTime ? "thread CPU time" : "wall time")}, best of {_rounds} medians; ours: {GemmPacked.Kernel} KC={GemmPacked.KC} MC={GemmPacked.MC} NC={GemmPacked.NC}");
         Console.WriteLine(torch is { Ok: true } ? $"peer: PyTorch {torch.Version} via {torch.Blas}" : $"peer: PyTorch unavailable ({torch?.Error ?? "disabled with --no-peer"})");
@@ -111,11 +111,11 @@ public static unsafe class GemmTable
             // Two rounds each, interleaved (ours, peer, ours, peer); each side keeps its better median, so a burst
             // of background load does not land on one side only.
             var (ours, reps) = MeasureOurs(s);
-            double? theirs = torch is { Ok: true } ? torch.Measure(s, reps) : null;
+            double? theirs = torch is { Ok: true } ? Measure(torch, s, reps) : null;
             for (int round = 1; round < _rounds; round++)
             {
                 ours = Math.Max(ours, MeasureOurs(s, reps).GFlops);
-                if (theirs is { } before && torch!.Measure(s, reps) is { } now) theirs = Math.Max(before, now);
+                if (theirs is { } before && Measure(torch!, s, reps) is { } now) theirs = Math.Max(before, now);
             }
             string ratio = theirs is > 0 ? $"{ours / theirs.Value:F2}×" : "n/a";
             if (theirs is > 0) ratios.Add(ours / theirs.Value);
@@ -239,74 +239,6 @@ public static unsafe class GemmTable
 
     private static float* Alloc(long n) => (float*)NativeMemory.AlignedAlloc((nuint)(n * sizeof(float)), 64);
 
-    /// <summary>The long-lived python process running bench/peers/gemm_torch.py.</summary>
-    private sealed class TorchPeer : IDisposable
-    {
-        private readonly Process? _process;
-        public bool Ok { get; }
-        public string? Error { get; }
-        public string? Version { get; }
-        public string? Blas { get; }
-
-        private TorchPeer(Process? process, JsonNode? hello, string? error)
-        {
-            _process = process;
-            Ok = hello?["ok"]?.GetValue<bool>() == true;
-            Error = error ?? hello?["error"]?.GetValue<string>();
-            Version = hello?["torch"]?.GetValue<string>();
-            Blas = hello?["blas"]?.GetValue<string>();
-        }
-
-        public static TorchPeer Start(int threads)
-        {
-            string script = Path.Combine(AppContext.BaseDirectory, "peers", "gemm_torch.py");
-            // The pyenv python on PATH may lack torch; Debian's python3-torch lives under /usr/bin/python3.
-            var candidates = new[] { Environment.GetEnvironmentVariable("FINETUNE_PYTHON"), "python3", "/usr/bin/python3" }
-                .Where(p => !string.IsNullOrEmpty(p)).Distinct().ToList();
-            string? lastError = null;
-            foreach (var python in candidates)
-            {
-                Process? p = null;
-                try
-                {
-                    var psi = new ProcessStartInfo(python!, [script])
-                    {
-                        RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false,
-                    };
-                    p = Process.Start(psi)!;
-                    p.StandardInput.WriteLine(JsonSerializer.Serialize(new { threads }));
-                    p.StandardInput.Flush();
-                    var line = p.StandardOutput.ReadLine();
-                    var hello = line == null ? null : JsonNode.Parse(line);
-                    if (hello?["ok"]?.GetValue<bool>() == true) return new TorchPeer(p, hello, null);
-                    lastError = $"{python}: {hello?["error"]?.GetValue<string>() ?? "no answer"}";
-                }
-                catch (Exception e) { lastError = $"{python}: {e.Message}"; }
-                try { p?.Kill(); } catch (InvalidOperationException) { }
-                p?.Dispose();
-            }
-            return new TorchPeer(null, null, lastError ?? "no python3 found");
-        }
-
-        public double? Measure(Shape s, int reps)
-        {
-            if (_process == null) return null;
-            _process.StandardInput.WriteLine(JsonSerializer.Serialize(new { m = s.M, n = s.N, k = s.K, transA = s.TransA, transB = s.TransB, reps }));
-            _process.StandardInput.Flush();
-            var line = _process.StandardOutput.ReadLine();
-            return line == null ? null : JsonNode.Parse(line)?["gflops"]?.GetValue<double>();
-        }
-
-        public void Dispose()
-        {
-            if (_process == null) return;
-            try
-            {
-                _process.StandardInput.Close();
-                if (!_process.WaitForExit(5000)) _process.Kill();
-            }
-            catch (InvalidOperationException) { }
-            _process.Dispose();
-        }
-    }
+    private static double? Measure(TorchPeer torch, Shape s, int reps) =>
+        torch.Ask(new { m = s.M, n = s.N, k = s.K, transA = s.TransA, transB = s.TransB, reps })?["gflops"]?.GetValue<double>();
 }

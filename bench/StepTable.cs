@@ -45,15 +45,15 @@ public static class StepTable
                 Console.WriteLine(profiler.Summary());
                 return clock.Elapsed.TotalSeconds;
             }
-            _ = what == "forward" ? EngineForward(ids, batch, seq, Profiled) : EngineStep(what, ids, batch, seq, Profiled);
+            _ = what == "forward" ? EngineForward(ids, batch, seq, Profiled) : EngineStep(new FineTuneOptions { Method = what }, ids, batch, seq, Profiled);
             return 0;
         }
         double Timed(Action step) => Median(reps, step);
         string torchName = "PyTorch (unavailable)";
         for (int round = 0; round < rounds; round++)
         {
-            Keep(ours, "lora_step_s", EngineStep("lora", ids, batch, seq, Timed));
-            Keep(ours, "full_step_s", EngineStep("full", ids, batch, seq, Timed));
+            Keep(ours, "lora_step_s", EngineStep(new FineTuneOptions { Method = "lora" }, ids, batch, seq, Timed));
+            Keep(ours, "full_step_s", EngineStep(new FineTuneOptions { Method = "full" }, ids, batch, seq, Timed));
             Keep(ours, "forward_s", EngineForward(ids, batch, seq, Timed));
             Keep(peer, "ort_forward_s", OrtForward(ids, batch, seq, reps, threads));
             var torch = TorchPeer(batch, seq, reps, threads);
@@ -99,24 +99,11 @@ public static class StepTable
         return times[times.Count / 2];
     }
 
-    private static double EngineStep(string method, int[] ids, int batch, int seq, Func<Action, double> measure)
+    /// <summary>Builds MiniLM with <paramref name="options"/> and hands <paramref name="measure"/> one training step to time.</summary>
+    internal static double EngineStep(FineTuneOptions options, int[] ids, int batch, int seq, Func<Action, double> measure)
     {
-        using var prepared = FineTuning.MiniLm(new FineTuneOptions { Method = method });
-        var model = prepared.Model;
-        model.Train();
-        var parameters = model.NamedParameters().Where(p => p.Value.Trainable).Select(p => new NamedParameter(p.Key, p.Value.Value)).ToList();
-        using var optimizer = new AdamW(parameters, 1e-4f);
-        var mask = Enumerable.Repeat(1f, ids.Length).ToArray();
-        var labels = Enumerable.Range(0, batch).Select(i => i % 2).ToArray();
-        return measure(() =>
-        {
-            using var scope = TensorScope.Begin();
-            var inputs = new Dictionary<string, Tensor> { ["input_ids"] = Tensor.FromArray(ids, batch, seq), ["attention_mask"] = Tensor.FromArray(mask, batch, seq) };
-            var logits = prepared.Classifier.Logits(new Batch(inputs, Tensor.FromArray(labels, batch)));
-            logits.CrossEntropy(Tensor.FromArray(labels, batch)).Backward();
-            optimizer.Step();
-            optimizer.ZeroGrad();
-        });
+        using var step = new TrainingStep(options, batch, seq);
+        return measure(step.Run);
     }
 
     private static double EngineForward(int[] ids, int batch, int seq, Func<Action, double> measure)

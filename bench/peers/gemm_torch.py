@@ -69,6 +69,11 @@ def main():
         torch = setup(threads)
         print(json.dumps([dict(s, **measure(torch, s)) for s in shapes]))
         return
+    serve(measure)
+
+
+def serve(measure):
+    """The JSON-lines loop every long-lived peer speaks (see the module doc): hello, then one answer per question."""
     config = json.loads(sys.stdin.readline())
     threads = int(config.get("threads", 2))
     try:

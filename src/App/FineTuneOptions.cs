@@ -30,6 +30,9 @@ public sealed record FineTuneOptions
     public int? VirtualTokens { get; init; }
     public int? ReductionFactor { get; init; }
 
+    /// <summary>Run LoRA composed instead of with the fused kernels (<c>--unfused</c>): the same model with one switch flipped.</summary>
+    public bool Unfused { get; init; }
+
     /// <summary>Prompt tuning on BERT: start the virtual tokens from the word embeddings of this text (PEFT's TEXT init).</summary>
     public string? PromptInitText { get; init; }
     public PoolingMode Pooling { get; init; } = PoolingMode.Mean;
@@ -118,7 +121,7 @@ public sealed record FineTuneOptions
     public static FineTuneOptions FromJson(JsonFields f)
     {
         f.RejectUnknown(nameof(Method), nameof(Rank), nameof(Alpha), nameof(LoraDropout), nameof(Targets), nameof(FreezeLayers),
-            nameof(FreezeEmbeddings),
+            nameof(FreezeEmbeddings), nameof(Unfused),
             nameof(VirtualTokens), nameof(ReductionFactor), nameof(PromptInitText), nameof(Pooling), nameof(Labels), nameof(Seed),
             "id2label", "label2id", nameof(Data), nameof(BaseModel));
         var method = f.String(nameof(Method))!;
@@ -135,6 +138,7 @@ public sealed record FineTuneOptions
             Targets = f.Has(nameof(Targets)) ? f.Strings(nameof(Targets)) : null,
             FreezeLayers = OptionalInt(nameof(FreezeLayers), 0, BertConfig.MaxLayers),
             FreezeEmbeddings = f.Bool(nameof(FreezeEmbeddings), false),
+            Unfused = f.Bool(nameof(Unfused), false),
             VirtualTokens = OptionalInt(nameof(VirtualTokens), 1, PromptTuningConfig.MaxVirtualTokens),
             ReductionFactor = OptionalInt(nameof(ReductionFactor), 1, 65_536),
             PromptInitText = f.String(nameof(PromptInitText), optional: true),
@@ -174,14 +178,14 @@ public sealed record FineTuneOptions
         {
             LoraConfig c =>
                 c with { Rank = Rank ?? c.Rank, Alpha = Alpha ?? c.Alpha, Dropout = LoraDropout ?? c.Dropout,
-                    TargetModules = Targets ?? c.TargetModules },
+                    TargetModules = Targets ?? c.TargetModules, Fused = !Unfused },
             // Freezing lower layers also freezes the embeddings below them, as BertModel.FreezeLowerLayers does.
             FullFineTuningConfig c =>
                 c with { FreezeLayers = FreezeLayers ?? c.FreezeLayers,
                     FreezeEmbeddings = FreezeEmbeddings || FreezeLayers > 0 || c.FreezeEmbeddings },
             PromptTuningConfig c => c with { NumVirtualTokens = VirtualTokens ?? c.NumVirtualTokens },
             PrefixTuningConfig c => c with { NumVirtualTokens = VirtualTokens ?? c.NumVirtualTokens },
-            BottleneckConfig c => c with { ReductionFactor = ReductionFactor ?? c.ReductionFactor },
+            BottleneckConfig c => c with { ReductionFactor = ReductionFactor ?? c.ReductionFactor, Fused = !Unfused },
             var c => c,
         };
         return config with { Seed = Seed };

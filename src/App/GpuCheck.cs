@@ -249,6 +249,48 @@ public static class GpuCheck
             var y = s.Zeros(n);
             return s.Done(() => be.RandomNormal(42, 0, n, 0f, 1f, y), () => s.Read(y, n));
         });
+        // The LoRA path of one layer (base GEMM excluded), version 1 composed and version 2 fused, on the same shape:
+        // the ratio of their times is the GPU row of `bench lora`.
+        int lt = S(8192, 8), lh = 768, lr = 16;
+        long ln2 = (long)lt * lh;
+        const float LoraP = 0.1f, LoraScale = 2f;
+        yield return new("lora v1 composed (dropout, 2 gemm, +)", $"[{lt}, {lh}] r{lr}", 4.0 * 9 * ln2, 4.0 * lt * lh * lr, 1e-4f, 1e-4f,
+            be =>
+        {
+            var s = new Setup(be);
+            var x = s.Upload(RandomData(ln2, -1f, 1f, 26));
+            var a = s.Upload(RandomData((long)lr * lh, -0.1f, 0.1f, 27));
+            var b = s.Upload(RandomData((long)lh * lr, -0.1f, 0.1f, 28));
+            Dense uniform = s.Zeros(ln2), mask = s.Zeros(ln2), dropped = s.Zeros(ln2);
+            Dense u = s.Zeros((long)lt * lr), v = s.Zeros(ln2), y = s.Zeros(ln2);
+            var flat = new Strided(dropped.Buffer, Layout.Contiguous(new[] { lt, lh }));
+            Strided S2(Dense d) => flat with { Buffer = d.Buffer };
+            return s.Done(() =>
+            {
+                be.RandomUniform(7, 0, ln2, 0f, 1f, uniform);
+                be.Unary(UnaryOp.DropoutMask, LoraP, uniform, mask, ln2);
+                be.Binary(BinaryOp.Mul, S2(x), S2(mask), S2(dropped));
+                be.Gemm(false, true, lt, lr, lh, 1f, dropped, lh, 0, a, lh, 0, 0f, u, lr, 0, 1);
+                be.Gemm(false, true, lt, lh, lr, 1f, u, lr, 0, b, lr, 0, 0f, v, lh, 0, 1);
+                be.Unary(UnaryOp.Scale, LoraScale, v, v, ln2);
+                be.Binary(BinaryOp.Add, S2(y), S2(v), S2(y));
+            }, () => s.Read(y, ln2));
+        });
+        yield return new("lora v2 fused (lora_down, lora_up)", $"[{lt}, {lh}] r{lr}", 4.0 * 3 * ln2, 4.0 * lt * lh * lr, 1e-4f, 1e-4f,
+            be =>
+        {
+            var s = new Setup(be);
+            var x = s.Upload(RandomData(ln2, -1f, 1f, 26));
+            var a = s.Upload(RandomData((long)lr * lh, -0.1f, 0.1f, 27));
+            var b = s.Upload(RandomData((long)lh * lr, -0.1f, 0.1f, 28));
+            Dense u = s.Zeros((long)lt * lr), y = s.Zeros(ln2);
+            var lora = (ILoraKernels)be;
+            return s.Done(() =>
+            {
+                lora.LoraDown(x, a, u, lt, lh, lr, new DropoutStream(7, 0, LoraP));
+                lora.LoraUp(u, b, y, lt, lh, lr, LoraScale);
+            }, () => s.Read(y, ln2));
+        });
         yield return new("gemm (cuBLAS sgemm)", $"[{gm}, {gk}]·[{gk}, {gn}]", 4.0 * ((long)gm * gk + (long)gk * gn + (long)gm * gn),
             2.0 * gm * gn * gk,
             1e-4f, 1e-3f, be =>

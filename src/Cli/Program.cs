@@ -17,6 +17,7 @@ public static class Program
         root.Subcommands.Add(GpuCheckCommand.Create());
         root.Subcommands.Add(PretrainVitCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
+        root.Subcommands.Add(ProfileCommand.Create());
         root.Options.Add(CliErrors.Verbose);
         var result = root.Parse(args);
         // Parse errors of a verb's options are one line and exit 2, like every other user error.

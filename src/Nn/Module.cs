@@ -297,6 +297,24 @@ public abstract class Module : IDisposable
         return loaded;
     }
 
+    /// <summary>The dotted path profiler scopes carry for this module; null until <see cref="AssignProfilePaths"/>.</summary>
+    public string? ProfilePath { get; private set; }
+
+    /// <summary>
+    /// Names this module and every descendant by its dotted path (this one by <paramref name="name"/>), so their forward
+    /// passes open profiler scopes with those names (<c>bert.encoder.layer.3.attention.self.query.lora_B</c>) whenever a
+    /// <see cref="Kernels.Profiling.KernelProfiler"/> runs; the backward kernels of what ran inside a scope are attributed
+    /// to it too. Call again after an injection swaps children.
+    /// </summary>
+    public void AssignProfilePaths(string name = "model")
+    {
+        foreach (var (path, module) in NamedModules())
+            module.ProfilePath = path.Length == 0 ? name : path;
+    }
+
+    /// <summary>A profiler scope named by <see cref="ProfilePath"/> while a profiler runs, else a no-op; forwards open it.</summary>
+    protected IDisposable ProfileScope() => Kernels.Profiling.KernelProfiler.ModuleScope(ProfilePath);
+
     /// <summary>Frees every parameter's memory.</summary>
     public void Dispose()
     {

@@ -144,32 +144,13 @@ public sealed partial class Tensor
     /// </summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
     {
-        CheckSameDevice("linear", x, weight);
-        x.CheckFloat("linear", "input");
-        weight.CheckFloat("linear", "weight");
-        if (weight.Rank != 2) throw new ArgumentException($"linear: weight must be [out, in], got {weight.Describe()}");
-        int outF = weight._shape[0], inF = weight._shape[1];
-        if (x.Rank == 0 || x._shape[^1] != inF)
-            throw new ArgumentException($"linear: input {x.Describe()} must end in {inF} features (weight {weight.Describe()})");
-        if (bias is not null)
-        {
-            CheckSameDevice("linear", x, bias);
-            bias.CheckFloat("linear", "bias");
-            if (bias.Rank != 1 || bias._shape[0] != outF)
-                throw new ArgumentException($"linear: bias {bias.Describe()} must be [{outF}] for weight {weight.Describe()}");
-        }
+        var (inF, outF) = CheckLinear("linear", x, weight, bias);
         if (bias is null || !x.IsContiguous || !weight.IsContiguous)
         {
             var y = x.Matmul(weight.T);
             return bias is null ? y : y + bias;
         }
-        int rows = (int)(x.Count / Math.Max(1, inF));
-        var outShape = x._shape[..^1].Append(outF).ToArray();
-        var c = Empty(outShape, DType.Float32, x.Device);
-        var flat = new[] { rows, outF };
-        x.Backend.Copy(DType.Float32, bias.BroadcastTo(flat), new Strided(c.Buffer, Layout.Contiguous(flat)));
-        if (rows > 0 && inF > 0)
-            x.Backend.Gemm(false, true, rows, outF, inF, 1f, x.Dense, inF, 0, weight.Dense, inF, 0, 1f, c.Dense, outF, 0, 1);
+        var c = LinearOutput(x, weight, bias);
         var inputShape = x._shape;
         return Finish(c, "linear", new[] { x, weight, bias }, g =>
         {
@@ -181,5 +162,43 @@ public sealed partial class Tensor
                 bias.RequiresGrad ? g2.Sum(0) : null,
             };
         }, x, weight);
+    }
+
+    /// <summary>The checks of x·Wᵀ + b (W [out, in], b [out] or null); returns (in, out).</summary>
+    private static (int In, int Out) CheckLinear(string op, Tensor x, Tensor weight, Tensor? bias)
+    {
+        CheckSameDevice(op, x, weight);
+        x.CheckFloat(op, "input");
+        weight.CheckFloat(op, "weight");
+        if (weight.Rank != 2) throw new ArgumentException($"{op}: weight must be [out, in], got {weight.Describe()}");
+        int outF = weight._shape[0], inF = weight._shape[1];
+        if (x.Rank == 0 || x._shape[^1] != inF)
+            throw new ArgumentException($"{op}: input {x.Describe()} must end in {inF} features (weight {weight.Describe()})");
+        if (bias is not null)
+        {
+            CheckSameDevice(op, x, bias);
+            bias.CheckFloat(op, "bias");
+            if (bias.Rank != 1 || bias._shape[0] != outF)
+                throw new ArgumentException($"{op}: bias {bias.Describe()} must be [{outF}] for weight {weight.Describe()}");
+        }
+        return (inF, outF);
+    }
+
+    /// <summary>
+    /// The value of x·Wᵀ + b outside autograd, for contiguous x and W: the bias (if any) is copied into the output
+    /// and one GEMM accumulates onto it.
+    /// </summary>
+    private static Tensor LinearOutput(Tensor x, Tensor weight, Tensor? bias)
+    {
+        int outF = weight._shape[0], inF = weight._shape[1];
+        int rows = (int)(x.Count / Math.Max(1, inF));
+        var c = Empty(x._shape[..^1].Append(outF).ToArray(), DType.Float32, x.Device);
+        var flat = new[] { rows, outF };
+        if (bias is not null) x.Backend.Copy(DType.Float32, bias.BroadcastTo(flat), new Strided(c.Buffer, Layout.Contiguous(flat)));
+        else if (inF == 0) x.Backend.Fill(c.Dense, c.Count, 0f);
+        if (rows > 0 && inF > 0)
+            x.Backend.Gemm(false, true, rows, outF, inF, 1f, x.Dense, inF, 0, weight.Dense, inF, 0, bias is null ? 0f : 1f, c.Dense,
+                outF, 0, 1);
+        return c;
     }
 }

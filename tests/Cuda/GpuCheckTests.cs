@@ -21,7 +21,8 @@ public class GpuCheckTests
         int code = GpuCheck.Run(output, backend, scale: 1.0 / 512, iterations: 1);
         string text = output.ToString();
         Assert.That(code, Is.Zero, text);
-        foreach (var kernel in new[] { "fill_f32", "unary_f32 gelu", "softmax_f32", "layer_norm_f32", "gather_f32", "adamw_f32", "gemm (cuBLAS sgemm)" })
+        foreach (var kernel in new[] { "fill_f32", "unary_f32 gelu", "softmax_f32", "layer_norm_f32", "gather_f32", "adamw_f32", "gemm (cuBLAS sgemm)",
+            "lora v1 composed", "lora v2 fused" })
             Assert.That(text, Does.Contain(kernel));
         Assert.That(text, Does.Contain("GB/s").And.Contain("TFLOP/s").And.Contain("every kernel matches"));
         Assert.That(text, Does.Not.Contain("MISMATCH"));
@@ -47,7 +48,10 @@ public class GpuCheckTests
         var output = new StringWriter();
         int code = GpuCheck.Run(output, backend, scale: 1.0 / 512, iterations: 1);
         Assert.That(code, Is.EqualTo(1));
-        Assert.That(output.ToString(), Does.Contain("MISMATCH").And.Contain("1 kernel(s) differ"));
+        // The two rows that use cuBLAS: the GEMM and the composed LoRA path.
+        Assert.That(output.ToString(), Does.Contain("MISMATCH").And.Contain("2 kernel(s) differ"));
+        var mismatched = output.ToString().Split('\n').Where(l => l.Contains("MISMATCH")).ToList();
+        Assert.That(mismatched.Any(l => l.StartsWith("gemm")) && mismatched.Any(l => l.StartsWith("lora v1 composed")), string.Join("\n", mismatched));
     }
 
     [Test]

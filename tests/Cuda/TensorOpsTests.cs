@@ -48,6 +48,9 @@ public class TensorOpsTests : CudaFixture
         yield return new("matmul_batched_broadcast", new[] { new[] { 2, 4, 6 }, new[] { 6, 3 } }, -1, 1, x => Tensor.Matmul(x[0].Transpose(1, 2).Transpose(1, 2), x[1]));
         yield return new("matmul_transposed", new[] { new[] { 6, 5 }, new[] { 3, 6 } }, -1, 1, x => x[0].T.Matmul(x[1].T));
         yield return new("concat_narrow", new[] { new[] { 2, 3 }, new[] { 2, 5 } }, -1, 1, x => Tensor.Concat(new[] { x[0], x[1] }, 1).Narrow(1, 1, 6));
+        int[][] adapter = { new[] { 5, 6 }, new[] { 5, 6 }, new[] { 3, 6 }, new[] { 3 }, new[] { 6, 3 }, new[] { 6 } };
+        yield return new("bottleneck_adapter_relu", adapter, -1, 1, x => Tensor.BottleneckAdapter(x[0], x[1], x[2], x[3], x[4], x[5], 2.5f, false));
+        yield return new("bottleneck_adapter_gelu", adapter, -1, 1, x => Tensor.BottleneckAdapter(x[0], x[1], x[2], x[3], x[4], x[5], 1f, true));
         yield return new("permute_contiguous", new[] { new[] { 2, 3, 4 } }, -1, 1, x => x[0].Permute(2, 0, 1).Contiguous().Exp());
     }
 

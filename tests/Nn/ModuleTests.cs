@@ -13,7 +13,7 @@ public class ModuleTests
             RegisterModule("second", new Linear(3, 2, bias: false, generator: g));
         }
 
-        public override Tensor Forward(Tensor x) =>
+        protected override Tensor ForwardCore(Tensor x) =>
             Child<Layer>("second").Forward(Child<Layer>("norm").Forward(Child<Layer>("first").Forward(x)).Gelu());
     }
 

@@ -20,6 +20,10 @@ internal sealed class CommonOptions
     public readonly Option<int?> FreezeLayers = new("--freeze-layers") { Description = "full fine-tuning: freeze the embeddings "
         + "and the lowest N layers" };
     public readonly Option<bool> FreezeEmbeddings = new("--freeze-embeddings") { Description = "full fine-tuning: freeze the embeddings" };
+    public readonly Option<bool> Unfused = new("--unfused")
+    {
+        Description = "run LoRA and bottleneck adapters as composed ops instead of the fused kernels",
+    };
     public readonly Option<int> BatchSize = new("--batch-size") { Description = "examples per step", DefaultValueFactory = _ => 16 };
     public readonly Option<float?> LearningRate = new("--lr") { Description = "peak learning rate (default: the method preset's rate for "
         + "BERT, e.g. 1e-3 for LoRA, 5e-5 for full)" };
@@ -44,8 +48,8 @@ internal sealed class CommonOptions
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Method, Rank, Alpha, Targets, FreezeLayers, FreezeEmbeddings, BatchSize, LearningRate, MaxLength,
-            Truncation, Threads, Seed, Output })
+        foreach (var o in new Option[] { Method, Rank, Alpha, Targets, FreezeLayers, FreezeEmbeddings, Unfused, BatchSize, LearningRate,
+            MaxLength, Truncation, Threads, Seed, Output })
             command.Options.Add(o);
     }
 
@@ -60,6 +64,7 @@ internal sealed class CommonOptions
             Targets = r.GetValue(Targets)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
             FreezeLayers = r.GetValue(FreezeLayers),
             FreezeEmbeddings = r.GetValue(FreezeEmbeddings),
+            Unfused = r.GetValue(Unfused),
             Seed = r.GetValue(Seed),
         };
         options.Validate();

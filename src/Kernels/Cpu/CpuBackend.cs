@@ -1,7 +1,7 @@
 namespace Finetune.Kernels.Cpu;
 
 /// <summary>The reference backend: native, 64-byte aligned host memory and vectorised, multi-threaded kernels.</summary>
-public sealed unsafe class CpuBackend : IBackend, IMemoryStats
+public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels
 {
     public static readonly CpuBackend Instance = new();
 
@@ -196,4 +196,17 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats
 
     public void RandomNormal(ulong seed, ulong offset, long count, float mean, float std, Dense output) =>
         IndexKernels.RandomNormal(seed, offset, count, mean, std, F(output));
+
+    public void LoraDown(Dense x, Dense a, Dense u, int rows, int inFeatures, int rank, DropoutStream dropout) =>
+        LoraKernels.Down(F(x), F(a), F(u), rows, inFeatures, rank, dropout);
+
+    public void LoraUp(Dense u, Dense b, Dense y, int rows, int outFeatures, int rank, float scale) =>
+        LoraKernels.Up(F(u), F(b), F(y), rows, outFeatures, rank, scale);
+
+    public void LoraUpBackward(Dense g, Dense u, Dense b, Dense gu, Dense? gb, int rows, int outFeatures, int rank, float scale) =>
+        LoraKernels.UpBackward(F(g), F(u), F(b), F(gu), gb is { } d ? F(d) : null, rows, outFeatures, rank, scale);
+
+    public void LoraDownBackward(Dense x, Dense a, Dense gu, Dense? ga, Dense? gx, int rows, int inFeatures, int rank,
+        DropoutStream dropout) =>
+        LoraKernels.DownBackward(F(x), F(a), F(gu), ga is { } d ? F(d) : null, gx is { } e ? F(e) : null, rows, inFeatures, rank, dropout);
 }

@@ -11,7 +11,7 @@ namespace Finetune.Kernels.Cuda;
 /// order, so a copy to the host sees every earlier kernel. The same code runs on a GPU (native driver and
 /// cuBLAS) and on the host device (kernels compiled for the CPU), which is how CI tests it.
 /// </summary>
-public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
+public sealed unsafe partial class CudaBackend : IBackend, IMemoryStats, IDisposable
 {
     private const int Threads = 256;
 
@@ -117,7 +117,7 @@ public sealed unsafe class CudaBackend : IBackend, IMemoryStats, IDisposable
         return (ulong)buffer.Pointer + (ulong)(offset * elementSize);
     }
 
-    private ulong F(Dense d) => Address(d.Buffer, d.Offset, 4);
+    internal ulong F(Dense d) => Address(d.Buffer, d.Offset, 4);
 
     private ulong F(Strided s, int elementSize = 4) => Address(s.Buffer, s.Layout.Offset, elementSize);
 

@@ -9,6 +9,7 @@ internal enum KernelId
     Unary, UnaryBackward, Fill, Binary, Where, CopyB32, CopyB16, ReduceRows, ReduceChunks, ReduceCols, Softmax, SoftmaxBackward,
     LayerNorm, LayerNormBackwardDx, LayerNormBackwardDwDb, ValidateIndex, Gather, ScatterAdd, NllLoss, NllLossBackward,
     AdamW, RandomUniform, RandomNormal,
+    LoraDown, LoraUp, LoraUpBackwardGu, LoraUpBackwardGb, LoraDownBackwardGx, LoraDownBackwardGa,
 }
 
 /// <summary>
@@ -27,6 +28,8 @@ internal static partial class CudaKernels
         ("softmax_backward_f32", 7), ("layer_norm_f32", 9), ("layer_norm_backward_dx_f32", 8),
         ("layer_norm_backward_dwdb_f32", 8), ("validate_index_i32", 6), ("gather_f32", 5), ("scatter_add_f32", 5),
         ("nll_loss_f32", 7), ("nll_loss_backward_f32", 6), ("adamw_f32", 13), ("random_uniform_f32", 6), ("random_normal_f32", 6),
+        ("lora_down_f32", 10), ("lora_up_f32", 7), ("lora_up_backward_gu_f32", 7), ("lora_up_backward_gb_f32", 7),
+        ("lora_down_backward_gx_f32", 10), ("lora_down_backward_ga_f32", 10),
     };
 
     public static string Name(KernelId id) => Table[(int)id].Name;

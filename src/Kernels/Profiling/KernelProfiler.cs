@@ -30,6 +30,24 @@ public sealed class KernelProfiler : IDisposable
     /// <summary>The backend ops should call: a timing wrapper while a session is active.</summary>
     public static IBackend Dispatch(IBackend backend) => _active is null ? backend : new ProfilingBackend(backend, _active);
 
+    /// <summary>True while a profiler records on this thread.</summary>
+    public static bool IsActive => _active is not null;
+
+    /// <summary>The scope kernels launched now are attributed to ("" outside every scope).</summary>
+    public static string CurrentScope => _scopes is { Count: > 0 } s ? s.Peek() : "";
+
+    /// <summary>
+    /// Attributes kernels launched until disposal to the module path <paramref name="path"/> as it is (a module's path
+    /// already names its parents); nothing when no profiler runs or the path is null or empty.
+    /// </summary>
+    public static IDisposable ModuleScope(string? path)
+    {
+        if (_active is null || string.IsNullOrEmpty(path)) return NoScope.Instance;
+        var stack = _scopes ??= new Stack<string>();
+        stack.Push(path);
+        return new PopScope(stack);
+    }
+
     /// <summary>Attributes kernels launched until disposal to <paramref name="name"/> (nested names join with '/').</summary>
     public static IDisposable Scope(string name)
     {

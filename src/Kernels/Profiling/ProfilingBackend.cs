@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Finetune.Kernels.Profiling;
 
 /// <summary>Times each kernel of an inner backend and reports its FLOPs and bytes moved to the active profiler.</summary>
-internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) : IBackend
+internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) : IBackend, ILoraKernels
 {
     private const double F = 4; // bytes per float32
 
@@ -111,4 +111,35 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
 
     public void RandomNormal(ulong seed, ulong offset, long count, float mean, float std, Dense output) =>
         Time("random_normal", $"{count}", 0, count * F, () => inner.RandomNormal(seed, offset, count, mean, std, output));
+
+    private ILoraKernels Lora => inner as ILoraKernels
+        ?? throw new NotSupportedException($"lora: the {inner.Name} backend has no fused LoRA kernels");
+
+    // Dropout costs about 14 flops per element (a Philox block is ~40 integer ops for four elements).
+    private static double DropoutFlops(DropoutStream d, double elements) => d.Active ? 14 * elements : 0;
+
+    public void LoraDown(Dense x, Dense a, Dense u, int rows, int inFeatures, int rank, DropoutStream dropout) =>
+        Time("lora_down", $"[{rows}×{inFeatures}]·[{inFeatures}×{rank}]" + (dropout.Active ? " drop" : ""),
+            2.0 * rows * inFeatures * rank + DropoutFlops(dropout, (double)rows * inFeatures),
+            ((double)rows * inFeatures + (double)rank * inFeatures + (double)rows * rank) * F,
+            () => Lora.LoraDown(x, a, u, rows, inFeatures, rank, dropout));
+
+    public void LoraUp(Dense u, Dense b, Dense y, int rows, int outFeatures, int rank, float scale) =>
+        Time("lora_up", $"[{rows}×{rank}]·[{rank}×{outFeatures}]", 2.0 * rows * outFeatures * rank,
+            ((double)rows * rank + (double)rank * outFeatures + 2.0 * rows * outFeatures) * F,
+            () => Lora.LoraUp(u, b, y, rows, outFeatures, rank, scale));
+
+    public void LoraUpBackward(Dense g, Dense u, Dense b, Dense gu, Dense? gb, int rows, int outFeatures, int rank, float scale) =>
+        Time("lora_up_backward", $"[{rows}×{outFeatures}] r{rank}", (gb is null ? 2.0 : 4.0) * rows * outFeatures * rank,
+            ((double)rows * outFeatures + 2.0 * rows * rank + (gb is null ? 1.0 : 2.0) * rank * outFeatures) * F,
+            () => Lora.LoraUpBackward(g, u, b, gu, gb, rows, outFeatures, rank, scale));
+
+    public void LoraDownBackward(Dense x, Dense a, Dense gu, Dense? ga, Dense? gx, int rows, int inFeatures, int rank,
+        DropoutStream dropout) =>
+        Time("lora_down_backward", $"[{rows}×{inFeatures}] r{rank}" + (dropout.Active ? " drop" : ""),
+            ((ga is null ? 0.0 : 2.0) + (gx is null ? 0.0 : 2.0)) * rows * inFeatures * rank
+                + DropoutFlops(dropout, (double)rows * inFeatures),
+            ((ga is null ? 0.0 : (double)rows * inFeatures) + (gx is null ? 0.0 : 2.0 * rows * inFeatures)
+                + (double)rows * rank + 2.0 * rank * inFeatures) * F,
+            () => Lora.LoraDownBackward(x, a, gu, ga, gx, rows, inFeatures, rank, dropout));
 }

@@ -26,6 +26,7 @@ public sealed class BertEmbeddings : Module
     /// <summary>int32 ids [B, T] (and optional int32 token types [B, T], zeros when null) → [B, T, hidden].</summary>
     public Tensor Forward(Tensor inputIds, Tensor? tokenTypeIds = null)
     {
+        using var profileScope = ProfileScope();
         ArgumentNullException.ThrowIfNull(inputIds);
         if (inputIds.Rank != 2 || inputIds.DType != DType.Int32)
             throw new ArgumentException($"bert embeddings: input ids must be int32 [batch, seq], got {inputIds.DType.Name()} "

@@ -19,6 +19,7 @@ public sealed class BertEncoder : Module
 
     public Tensor Forward(Tensor x, Tensor? additiveMask)
     {
+        using var profileScope = ProfileScope();
         for (int i = 0; i < _layers.Count; i++)
         {
             if (GradMode.IsEnabled)

@@ -43,6 +43,7 @@ public sealed class BertForSequenceClassification : Module
     /// <summary>Logits [B, labels].</summary>
     public Tensor Forward(Tensor inputIds, Tensor attentionMask, Tensor? tokenTypeIds = null)
     {
+        using var profileScope = ProfileScope();
         var hidden = Bert.Forward(inputIds, attentionMask, tokenTypeIds);
         var pooled = PoolingMode == PoolingMode.Mean ? Pooling.Mean(hidden, attentionMask) : Bert.Pooler!.Forward(hidden);
         return Classifier.Forward(Child<Layer>("dropout").Forward(pooled));

@@ -11,5 +11,6 @@ public sealed class BertIntermediate : Layer
         RegisterModule("intermediate_act_fn", new Gelu(config.HiddenAct != "gelu"));
     }
 
-    public override Tensor Forward(Tensor input) => Child<Layer>("intermediate_act_fn").Forward(Child<Layer>("dense").Forward(input));
+    protected override Tensor ForwardCore(Tensor input) =>
+        Child<Layer>("intermediate_act_fn").Forward(Child<Layer>("dense").Forward(input));
 }

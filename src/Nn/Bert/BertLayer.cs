@@ -26,6 +26,7 @@ public sealed class BertLayer : Module
 
     public Tensor Forward(Tensor x, Tensor? additiveMask)
     {
+        using var profileScope = ProfileScope();
         var attn = Attention;
         var ffnOut = Output;
         if (PreLayerNorm)

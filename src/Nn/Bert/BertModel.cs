@@ -32,6 +32,7 @@ public sealed class BertModel : Module
     /// <summary>The last hidden state [B, T, hidden].</summary>
     public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null)
     {
+        using var profileScope = ProfileScope();
         if (attentionMask is not null && !attentionMask.ShapeEquals(inputIds))
             throw new ArgumentException($"bert: the attention mask {attentionMask.Describe()} must have the ids' shape "
                 + $"{inputIds.Describe()}");

@@ -9,5 +9,6 @@ public sealed class BertPooler : Layer
         RegisterModule("dense", Linear.WithNormalInit(config.HiddenSize, config.HiddenSize, config.InitializerRange, generator));
 
     /// <summary>[B, T, H] → [B, H].</summary>
-    public override Tensor Forward(Tensor input) => Child<Layer>("dense").Forward(input.Narrow(1, 0, 1).Squeeze(1)).Tanh();
+    protected override Tensor ForwardCore(Tensor input) =>
+        Child<Layer>("dense").Forward(input.Narrow(1, 0, 1).Squeeze(1)).Tanh();
 }

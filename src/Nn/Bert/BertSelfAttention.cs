@@ -26,6 +26,7 @@ public sealed class BertSelfAttention : Module
     /// <summary>x [B, T, H]; <paramref name="additiveMask"/> broadcastable to [B, heads, T, T] (0 keep, large negative drop).</summary>
     public Tensor Forward(Tensor x, Tensor? additiveMask)
     {
+        using var profileScope = ProfileScope();
         int b = x.Size(0), t = x.Size(1);
         var q = SplitHeads(Child<Layer>("query").Forward(x), b, t);
         var keys = Child<Layer>("key").Forward(x);

@@ -15,5 +15,5 @@ public sealed class Dropout : Layer
     /// <summary>The mask stream; null uses <see cref="Finetune.Generator.Default"/>.</summary>
     public Generator? Generator { get; set; }
 
-    public override Tensor Forward(Tensor input) => input.Dropout(P, Training, Generator);
+    protected override Tensor ForwardCore(Tensor input) => input.Dropout(P, Training, Generator);
 }

@@ -5,5 +5,5 @@ public sealed class Gelu(bool tanhApproximation = false) : Layer
 {
     public bool TanhApproximation { get; } = tanhApproximation;
 
-    public override Tensor Forward(Tensor input) => input.Gelu(TanhApproximation);
+    protected override Tensor ForwardCore(Tensor input) => input.Gelu(TanhApproximation);
 }

@@ -21,5 +21,5 @@ public sealed class LayerNorm : Layer
 
     public Parameter Bias { get; }
 
-    public override Tensor Forward(Tensor input) => input.LayerNorm(Weight.Value, Bias.Value, Eps);
+    protected override Tensor ForwardCore(Tensor input) => input.LayerNorm(Weight.Value, Bias.Value, Eps);
 }

@@ -46,7 +46,7 @@ public sealed class Linear : Layer
     /// <summary>[out], or null without bias.</summary>
     public Parameter? Bias { get; }
 
-    public override Tensor Forward(Tensor input)
+    protected override Tensor ForwardCore(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
         return Tensor.Linear(input, Weight.Value, Bias?.Value);

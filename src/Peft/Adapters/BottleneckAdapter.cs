@@ -23,8 +23,18 @@ public sealed class BottleneckAdapter : Module, ISublayerAdapter
 
     public bool Gelu { get; }
 
+    /// <summary>Runs <see cref="Tensor.BottleneckAdapter"/> (version 2) instead of the composed ops (version 1).</summary>
+    public bool Fused { get; set; } = true;
+
     public Tensor Forward(Tensor sublayerInput, Tensor sublayerOutput)
     {
+        using var profileScope = ProfileScope();
+        if (Fused)
+        {
+            Linear down = Child<Linear>("down"), up = Child<Linear>("up");
+            return Tensor.BottleneckAdapter(Parallel ? sublayerInput : sublayerOutput, sublayerOutput, down.Weight.Value,
+                down.Bias!.Value, up.Weight.Value, up.Bias!.Value, Scaling, Gelu);
+        }
         var z = Child<Layer>("down").Forward(Parallel ? sublayerInput : sublayerOutput);
         var delta = Child<Layer>("up").Forward(Gelu ? z.Gelu() : z.Relu());
         return sublayerOutput + (Scaling == 1f ? delta : delta * Scaling);

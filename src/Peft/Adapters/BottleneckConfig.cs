@@ -17,6 +17,13 @@ public sealed record BottleneckConfig : PeftConfig
     /// <summary>The factor on the adapter's output (He et al. use 4 for parallel adapters).</summary>
     public float Scaling { get; init; } = 1f;
 
+    /// <summary>
+    /// The fused adapter op (<see cref="Tensor.BottleneckAdapter"/>, the default) or the composed Linear, activation, scale
+    /// and add (false, <c>--unfused</c>). A runtime choice, not written to adapter_config.json.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool Fused { get; init; } = true;
+
     public override void Validate()
     {
         if (ReductionFactor <= 0)

@@ -17,7 +17,7 @@ public sealed class BottleneckMethod : PeftMethod<BottleneckConfig>
             int hidden = layer.Attention.Self.NumHeads * layer.Attention.Self.HeadDim;
             int bottleneck = Math.Max(1, hidden / config.ReductionFactor);
             BottleneckAdapter New(bool parallel) =>
-                new(hidden, bottleneck, parallel, config.Scaling, config.NonLinearity, injection.Generator);
+                new(hidden, bottleneck, parallel, config.Scaling, config.NonLinearity, injection.Generator) { Fused = config.Fused };
             if (config.Variant == BottleneckVariant.Houlsby) injection.Attach(path, Hooks.AttentionAdapter, New(false));
             injection.Attach(path, Hooks.OutputAdapter, New(config.Variant == BottleneckVariant.Parallel));
         }

@@ -20,7 +20,7 @@ public sealed class Ia3Linear : Layer, IWrappingLayer
 
     public Linear BaseLayer => Child<Linear>("base_layer");
 
-    public override Tensor Forward(Tensor input) => IsFeedforward
+    protected override Tensor ForwardCore(Tensor input) => IsFeedforward
         ? BaseLayer.Forward(input * Scaling.Value)
         : BaseLayer.Forward(input) * Scaling.Value;
 }

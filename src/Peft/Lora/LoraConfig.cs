@@ -35,6 +35,12 @@ public sealed record LoraConfig : PeftConfig
     /// <summary>DoRA: a learned per-output magnitude times the direction of W + scale·B·A.</summary>
     public bool UseDora { get; init; }
 
+    /// <summary>
+    /// Fused LoRA kernels (true, the default wherever the device has them) or the composed ops (false, <c>--unfused</c>). A
+    /// runtime choice: not written to adapter_config.json, and both give the same numbers within float rounding.
+    /// </summary>
+    public bool Fused { get; init; } = true;
+
     /// <summary>BERT's attention projections and both feed-forward projections.</summary>
     public static IReadOnlyList<string> AllBertLinears { get; } = new[] { "query", "key", "value", "attention.output.dense",
         "intermediate.dense", "output.dense" };

@@ -28,6 +28,7 @@ public static class LoraInjector
                     $"{linear.OutFeatures} out); " +
                                             $"expected a rank of at most {Math.Min(linear.InFeatures, linear.OutFeatures)}");
         foreach (var (path, linear) in targets)
-            injection.Replace(path, new LoraLinear(linear, config.Rank, config.Scale, config.Dropout, injection.Generator, config.UseDora));
+            injection.Replace(path, new LoraLinear(linear, config.Rank, config.Scale, config.Dropout, injection.Generator,
+                config.UseDora) { Fused = config.Fused });
     }
 }

@@ -38,6 +38,12 @@ public sealed class LoraLinear : Layer, IWrappingLayer, IMergeableLayer
 
     public float Scale { get; }
 
+    /// <summary>
+    /// Runs the fused kernels (<see cref="Tensor.LoraLinear"/>, version 2) where the device has them; false runs the composed ops
+    /// (version 1: dropout, two Linears, a scale and an add). DoRA always runs composed.
+    /// </summary>
+    public bool Fused { get; set; } = true;
+
     /// <summary>DoRA's magnitude [out], or null for plain LoRA.</summary>
     public Parameter? Magnitude { get; }
 
@@ -50,12 +56,19 @@ public sealed class LoraLinear : Layer, IWrappingLayer, IMergeableLayer
 
     public Linear LoraB => Child<Linear>("lora_B");
 
-    public override Tensor Forward(Tensor input)
+    protected override Tensor ForwardCore(Tensor input)
     {
         if (Merged && Training && GradMode.IsEnabled && (LoraA.Weight.Trainable || LoraB.Weight.Trainable))
             throw new InvalidOperationException("lora: the adapter is merged into the base weight, so it would get no gradient; call "
                 + "Unmerge() before training (or Eval() / GradMode.NoGrad() for inference)");
         if (Merged) return BaseLayer.Forward(input);
+        if (Fused && Magnitude is null && Tensor.HasFusedLora(input.Device))
+        {
+            var dropout = Child<Dropout>("lora_dropout");
+            var baseLayer = BaseLayer;
+            return Tensor.LoraLinear(input, baseLayer.Weight.Value, baseLayer.Bias?.Value, LoraA.Weight.Value, LoraB.Weight.Value, Scale,
+                Training ? dropout.P : 0f, dropout.Generator);
+        }
         var update = LoraB.Forward(LoraA.Forward(Child<Layer>("lora_dropout").Forward(input))) * Scale;
         if (Magnitude is null) return BaseLayer.Forward(input) + update;
         var w = BaseLayer.Weight.Value;

@@ -36,7 +36,8 @@ internal static class Backprop
                     throw new InvalidOperationException(
                         $"backward: '{node.Op}' (inputs {node.InputShapes}) needs a tensor that was already freed (its TensorScope ended); "
                             + "run Backward() inside the scope of the forward pass");
-            var inputGrads = fn(g);
+            Tensor?[] inputGrads;
+            using (Kernels.Profiling.KernelProfiler.ModuleScope(node.Scope)) inputGrads = fn(g);
             if (!retainGraph) node.Free();
             for (int k = 0; k < node.Inputs.Length; k++)
             {

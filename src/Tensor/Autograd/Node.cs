@@ -16,6 +16,9 @@ internal sealed class Node
 
     public string Op { get; }
 
+    /// <summary>The profiler scope (module path) the forward ran in, so its backward kernels are attributed there too.</summary>
+    public string Scope { get; } = Kernels.Profiling.KernelProfiler.CurrentScope;
+
     public Tensor[] Inputs { get; }
 
     public Tensor[] Saved { get; private set; }
