@@ -57,33 +57,47 @@ public static class JsonlTable
         }
         using (doc)
         {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                return (values, $"line {line} is a JSON {doc.RootElement.ValueKind.ToString().ToLowerInvariant()}, not an object");
-            string? problem = null;
-            foreach (var p in doc.RootElement.EnumerateObject())
+            try
             {
-                if (!index.TryGetValue(p.Name, out int i))
-                {
-                    i = columns.Count;
-                    index[p.Name] = i;
-                    columns.Add(p.Name);
-                }
-                if (values.ContainsKey(i))
-                {
-                    problem ??= $"line {line} has the key '{p.Name}' twice";
-                    continue;
-                }
-                values[i] = p.Value.ValueKind switch
-                {
-                    JsonValueKind.String => p.Value.GetString(),
-                    JsonValueKind.Number => p.Value.GetRawText(),
-                    JsonValueKind.True => "true",
-                    JsonValueKind.False => "false",
-                    JsonValueKind.Null => null,
-                    _ => p.Value.GetRawText(),
-                };
+                return ReadObject(doc.RootElement, line, values, columns, index);
             }
-            return (values, problem);
+            catch (InvalidOperationException)
+            {
+                // System.Text.Json refuses a lone surrogate escape ("\ud800") only when the string is read.
+                return (values, $"line {line} holds a string that is not valid Unicode (a lone surrogate escape)");
+            }
         }
+    }
+
+    private static (Dictionary<int, string?>, string?) ReadObject(
+        JsonElement root, int line, Dictionary<int, string?> values, List<string> columns, Dictionary<string, int> index)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+            return (values, $"line {line} is a JSON {root.ValueKind.ToString().ToLowerInvariant()}, not an object");
+        string? problem = null;
+        foreach (var p in root.EnumerateObject())
+        {
+            if (!index.TryGetValue(p.Name, out int i))
+            {
+                i = columns.Count;
+                index[p.Name] = i;
+                columns.Add(p.Name);
+            }
+            if (values.ContainsKey(i))
+            {
+                problem ??= $"line {line} has the key '{p.Name}' twice";
+                continue;
+            }
+            values[i] = p.Value.ValueKind switch
+            {
+                JsonValueKind.String => p.Value.GetString(),
+                JsonValueKind.Number => p.Value.GetRawText(),
+                JsonValueKind.True => "true",
+                JsonValueKind.False => "false",
+                JsonValueKind.Null => null,
+                _ => p.Value.GetRawText(),
+            };
+        }
+        return (values, problem);
     }
 }
