@@ -35,6 +35,13 @@ public sealed record FineTuneOptions
     public int Labels { get; init; } = 2;
     public ulong Seed { get; init; } = 42;
 
+    /// <summary>
+    /// Where the prepared classifier lives (built on the CPU, then moved). Not saved with the run: a saved run reloads
+    /// onto whatever device the loading side asks for.
+    /// </summary>
+    [JsonIgnore]
+    public Kernels.Device Device { get; init; } = Kernels.Device.Cpu;
+
     [JsonIgnore]
     public PeftPreset Preset => PeftRegistry.Preset(Method);
 

@@ -18,7 +18,11 @@ internal static class EmbedCommand
         var normalize = new Option<bool>("--normalize") { Description = "scale each embedding to unit length (as "
             + "sentence-transformers does)" };
         var batch = new Option<int>("--batch-size") { Description = "sentences per forward pass", DefaultValueFactory = _ => 32 };
-        var command = new Command("embed", "Write sentence embeddings of each line of a file") { model, input, output, normalize, batch };
+        var device = CommonOptions.DeviceOption();
+        var command = new Command("embed", "Write sentence embeddings of each line of a file")
+        {
+            model, input, output, normalize, batch, device,
+        };
         command.SetAction(r => CliErrors.Run(r, () =>
         {
             if (!string.Equals(r.GetValue(model), "minilm", StringComparison.OrdinalIgnoreCase))
@@ -35,7 +39,9 @@ internal static class EmbedCommand
                 throw new IOException($"--input: cannot read '{inputPath}': {e.Message}", e);
             }
             int batchSize = CommonOptions.Positive(r.GetValue(batch), "--batch-size");
+            var on = CommonOptions.SelectDevice(r, device);
             using var encoder = MiniLm.LoadModel();
+            encoder.To(on);
             encoder.Eval();
             var tokenizer = MiniLm.LoadTokenizer();
             var json = new StringBuilder();
@@ -46,8 +52,8 @@ internal static class EmbedCommand
                     using var scope = TensorScope.Begin();
                     var chunk = lines.Skip(start).Take(batchSize).ToList();
                     var encoded = tokenizer.EncodeBatch(chunk);
-                    var mask = encoded.AttentionMaskTensor();
-                    var pooled = Pooling.Mean(encoder.Forward(encoded.InputIdsTensor(), mask), mask);
+                    var mask = encoded.AttentionMaskTensor(on);
+                    var pooled = Pooling.Mean(encoder.Forward(encoded.InputIdsTensor(on), mask), mask);
                     if (r.GetValue(normalize)) pooled = Pooling.L2Normalize(pooled);
                     var values = pooled.ToArray();
                     int dim = pooled.Size(1);
