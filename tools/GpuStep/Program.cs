@@ -4,9 +4,9 @@ using Finetune;
 using Finetune.Kernels;
 using Finetune.Kernels.Cuda;
 using Finetune.Nn;
+using Finetune.Nn.Text;
 using Finetune.Nn.Optim;
 using Finetune.Nn.Training;
-using Finetune.App;
 using Finetune.Peft;
 
 // finetune-gpu-step --shape minilm|bert-base --method lora|full [--batch 32] [--seq 128] [--reps 10] [--device cuda|host]
@@ -49,14 +49,19 @@ catch (CudaUnavailableException e)
     return 2;
 }
 
-using var prepared = FineTuning.Prepare(new BertModel(config, new Generator(1)), new FineTuneOptions { Method = method, Device = on });
-var parameters = prepared.Model.NamedParameters().Where(p => p.Value.Trainable).Select(p => new NamedParameter(p.Key, p.Value.Value)).ToList();
+// The registry's preset on a fresh classifier, built on the CPU and moved (what FineTuning does, without the App layer and
+// its plotting packages, which would not fit the payload).
+using var model = new BertForSequenceClassification(new BertModel(config, new Generator(1)), 2, PoolingMode.Mean, new Generator(1));
+using var peft = PeftModel.Apply<Module>(model, PeftRegistry.Preset(method).Create(ModelFamily.Bert, config.NumLayers));
+model.To(on);
+var classifier = new BertTextClassifier(model);
+var parameters = model.NamedParameters().Where(p => p.Value.Trainable).Select(p => new NamedParameter(p.Key, p.Value.Value)).ToList();
 using var optimizer = new AdamW(parameters, 1e-4f);
 var rng = new Random(0);
 var ids = Enumerable.Range(0, batch * seq).Select(_ => rng.Next(1000, 20000)).ToArray();
 var mask = Enumerable.Repeat(1f, ids.Length).ToArray();
 var labels = Enumerable.Range(0, batch).Select(i => i % 2).ToArray();
-prepared.Model.Train();
+model.Train();
 var backend = Backends.For(on);
 double Step()
 {
@@ -69,7 +74,7 @@ double Step()
             ["input_ids"] = Tensor.FromArray(ids, new[] { batch, seq }, on),
             ["attention_mask"] = Tensor.FromArray(mask, new[] { batch, seq }, on),
         };
-        prepared.Classifier.Logits(new Batch(inputs, target)).CrossEntropy(target).Backward();
+        classifier.Logits(new Batch(inputs, target)).CrossEntropy(target).Backward();
         optimizer.Step();
         optimizer.ZeroGrad();
     }
