@@ -46,7 +46,7 @@ def plain_model(shape, method, reason):
             layer.q, layer.v = plain.LoraLinear(layer.q), plain.LoraLinear(layer.v)
         for p in model.head.parameters():
             p.requires_grad_(True)
-    return model, f"PyTorch {torch.__version__}, plain LoRA (HF PEFT unavailable: {reason})", model
+    return model, f"PyTorch {torch.__version__}, plain BERT of bert_step_torch.py (HF transformers/PEFT unavailable: {reason})", model
 
 
 def main():
