@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Finetune.App;
+using Finetune.Kernels;
 using Finetune.Kernels.Cpu;
+using Finetune.Kernels.Cuda;
 using Finetune.Kernels.Profiling;
 using Finetune.Nn.IO;
 using Finetune.Nn.Optim;
@@ -23,6 +25,8 @@ public static class StepTable
     {
         int batch = Arg(args, "--batch", 8), seq = Arg(args, "--seq", 128), reps = Arg(args, "--reps", 5), threads = Arg(args, "--threads", 2), rounds = Arg(args, "--rounds", 2);
         CpuParallel.Threads = threads;
+        int deviceArg = Array.IndexOf(args, "--device");
+        var device = DeviceSelection.Select(deviceArg >= 0 && deviceArg + 1 < args.Length ? args[deviceArg + 1] : "cpu");
         var ids = new int[batch * seq];
         var rng = new Random(0);
         for (int i = 0; i < ids.Length; i++) ids[i] = rng.Next(1000, 20000);
@@ -45,23 +49,27 @@ public static class StepTable
                 Console.WriteLine(profiler.Summary());
                 return clock.Elapsed.TotalSeconds;
             }
-            _ = what == "forward" ? EngineForward(ids, batch, seq, Profiled) : EngineStep(new FineTuneOptions { Method = what }, ids, batch, seq, Profiled);
+            _ = what == "forward"
+                ? EngineForward(device, ids, batch, seq, Profiled)
+                : EngineStep(new FineTuneOptions { Method = what, Device = device }, ids, batch, seq, Profiled);
             return 0;
         }
         double Timed(Action step) => Median(reps, step);
         string torchName = "PyTorch (unavailable)";
         for (int round = 0; round < rounds; round++)
         {
-            Keep(ours, "lora_step_s", EngineStep(new FineTuneOptions { Method = "lora" }, ids, batch, seq, Timed));
-            Keep(ours, "full_step_s", EngineStep(new FineTuneOptions { Method = "full" }, ids, batch, seq, Timed));
-            Keep(ours, "forward_s", EngineForward(ids, batch, seq, Timed));
+            Keep(ours, "lora_step_s", EngineStep(new FineTuneOptions { Method = "lora", Device = device }, ids, batch, seq, Timed));
+            Keep(ours, "full_step_s", EngineStep(new FineTuneOptions { Method = "full", Device = device }, ids, batch, seq, Timed));
+            Keep(ours, "forward_s", EngineForward(device, ids, batch, seq, Timed));
+            // The peers run on the CPU: beside another device they compare nothing (tools/gpu-run.sh has the GPU peers).
+            if (device != Device.Cpu) continue;
             Keep(peer, "ort_forward_s", OrtForward(ids, batch, seq, reps, threads));
             var torch = TorchPeer(batch, seq, reps, threads);
             if (torch is not null) torchName = $"PyTorch {torch["torch"]}";
             if (torch is not null)
                 foreach (var k in new[] { "lora_step_s", "full_step_s", "forward_s" }) Keep(peer, "torch_" + k, torch[k]!.GetValue<double>());
         }
-        Console.WriteLine($"MiniLM-L6 (hidden 384, 6 layers), batch {batch} × {seq} tokens, {threads} threads, median of {reps} after warm-up, best of {rounds} rounds");
+        Console.WriteLine($"MiniLM-L6 (hidden 384, 6 layers) on {device} ({Backends.For(device).Name}), batch {batch} × {seq} tokens, {threads} threads, median of {reps} after warm-up, best of {rounds} rounds");
         Console.WriteLine($"{"measure",-26} {"engine",10} {"peer",10} {"peer is",-22} {"engine / peer",14}");
         void Row(string name, string key, string peerKey, string peerName)
         {
@@ -106,16 +114,18 @@ public static class StepTable
         return measure(step.Run);
     }
 
-    private static double EngineForward(int[] ids, int batch, int seq, Func<Action, double> measure)
+    private static double EngineForward(Device device, int[] ids, int batch, int seq, Func<Action, double> measure)
     {
         using var encoder = MiniLm.LoadModel();
+        encoder.To(device);
         encoder.Eval();
         var mask = Enumerable.Repeat(1f, ids.Length).ToArray();
         return measure(() =>
         {
             using var scope = TensorScope.Begin();
             using var noGrad = GradMode.NoGrad();
-            encoder.Forward(Tensor.FromArray(ids, batch, seq), Tensor.FromArray(mask, batch, seq));
+            encoder.Forward(Tensor.FromArray(ids, new[] { batch, seq }, device), Tensor.FromArray(mask, new[] { batch, seq }, device));
+            Backends.For(device).Synchronize();
         });
     }
 

@@ -15,6 +15,6 @@ grep -oE '__global__[[:space:]]+void[[:space:]]+[A-Za-z_][A-Za-z0-9_]*' "$root/k
 mkdir -p "$(dirname "$out")"
 # -ffp-contract=off: no fused multiply-add, so results round like the CPU backend's separate operations.
 "$cxx" -std=c++17 -O2 -g0 -fPIC -shared -ffp-contract=off -fno-fast-math -Wall -Wno-unused-function \
-    -I "$root" -I "$gen" -o "$out.tmp" "$root/src/Kernels/Cuda/Host/host_runtime.cpp"
-mv -f "$out.tmp" "$out"
+    -I "$root" -I "$gen" -o "$out.tmp.$$" "$root/src/Kernels/Cuda/Host/host_runtime.cpp"
+mv -f "$out.tmp.$$" "$out"
 echo "build-host-kernels: $(wc -l < "$gen/host_launchers.inc") kernels -> $out"

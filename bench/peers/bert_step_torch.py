@@ -61,7 +61,7 @@ class Model(nn.Module):
 
     def forward(self, ids, attn):
         t = ids.shape[1]
-        x = self.word(ids) + self.pos(torch.arange(t)) + self.segment(torch.zeros_like(ids))
+        x = self.word(ids) + self.pos(torch.arange(t, device=ids.device)) + self.segment(torch.zeros_like(ids))
         x = self.drop(self.ln(x))
         mask = (1.0 - attn[:, None, None, :]) * -1e9
         for layer in self.layers:
@@ -114,4 +114,5 @@ def main():
     print(json.dumps(result))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -69,6 +69,12 @@ public sealed record FineTuneOptions
     /// all-MiniLM-L6-v2.
     /// </summary>
     public string? BaseModel { get; init; }
+    /// <summary>
+    /// Where the prepared classifier lives (built on the CPU, then moved). Not saved with the run: a saved run reloads
+    /// onto whatever device the loading side asks for.
+    /// </summary>
+    [JsonIgnore]
+    public Kernels.Device Device { get; init; } = Kernels.Device.Cpu;
 
     [JsonIgnore]
     public PeftPreset Preset => PeftRegistry.Preset(Method);

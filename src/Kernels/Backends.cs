@@ -12,6 +12,12 @@ public static class Backends
         lock (Registered) Registered[backend.Device] = backend;
     }
 
+    /// <summary>The backend registered for <paramref name="device"/>, or null.</summary>
+    public static IBackend? TryFor(Device device)
+    {
+        lock (Registered) return Registered.GetValueOrDefault(device);
+    }
+
     public static IBackend For(Device device)
     {
         lock (Registered)

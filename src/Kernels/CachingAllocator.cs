@@ -60,12 +60,14 @@ public sealed class CachingAllocator
         else
         {
             bool ok = _raw.TryAllocate(size, out address);
+            long released = 0;
             if (!ok && CachedBytes > 0)
             {
+                released = CachedBytes;
                 EmptyCache();
                 ok = _raw.TryAllocate(size, out address);
             }
-            if (!ok) throw _raw.OutOfMemory(size, AllocatedBytes);
+            if (!ok) throw _raw.OutOfMemory(size, AllocatedBytes, released);
             ReservedBytes += size;
             DeviceAllocations++;
         }

@@ -8,6 +8,9 @@ public interface IRawMemory
 
     void Free(ulong address);
 
-    /// <summary>The exception for a request that still fails after the cache was emptied.</summary>
-    Exception OutOfMemory(long bytes, long inUseByTensors);
+    /// <summary>
+    /// The exception for a request that still fails after the cache was emptied (<paramref name="cacheReleased"/> bytes of
+    /// cached blocks went back to the source for the retry; 0 when nothing was cached).
+    /// </summary>
+    Exception OutOfMemory(long bytes, long inUseByTensors, long cacheReleased);
 }

@@ -83,7 +83,8 @@ public class FailureTests
             Assert.That(CudaDevice.TryRegister(out string reason), Is.Null);
             Assert.That(reason, Is.EqualTo(probe.Reason));
             var e = Assert.Throws<CudaUnavailableException>(() => CudaBackend.CreateNative());
-            Assert.That(probe.Reason, Does.Contain(e!.Message), "creating the backend fails with the probe's reason");
+            Assert.That(e!.Reason, Is.EqualTo(probe.Reason), "creating the backend fails with the probe's reason");
+            Assert.That(e.Message, Is.EqualTo($"CUDA is not available: {probe.Reason}"));
             Assert.That(e.Message, Does.Contain("install").Or.Contain("check"), "and says what to do");
         }
     }

@@ -51,11 +51,26 @@ public class MiniLmParityTests
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
-    private float[] RunEngine(EncodedBatch batch)
+    private static float[] RunEngine(BertModel model, EncodedBatch batch, Device? device = null)
     {
         using var scope = TensorScope.Begin();
         using var noGrad = GradMode.NoGrad();
-        return _model.Forward(batch.InputIdsTensor(), batch.AttentionMaskTensor(), batch.TokenTypeIdsTensor()).ToArray();
+        return model.Forward(batch.InputIdsTensor(device), batch.AttentionMaskTensor(device), batch.TokenTypeIdsTensor(device)).ToArray();
+    }
+
+    /// <summary>Max |engine - ORT| over the real (unpadded) tokens.</summary>
+    private static double MaxErrorAtRealTokens(EncodedBatch batch, float[] expected, float[] actual, int hidden)
+    {
+        Assert.That(actual, Has.Length.EqualTo(expected.Length));
+        double maxErr = 0;
+        for (int b = 0; b < batch.BatchSize; b++)
+            for (int t = 0; t < batch.Lengths[b]; t++)
+                for (int h = 0; h < hidden; h++)
+                {
+                    int i = (b * batch.SequenceLength + t) * hidden + h;
+                    maxErr = Math.Max(maxErr, Math.Abs(actual[i] - expected[i]));
+                }
+        return maxErr;
     }
 
     [Test]
@@ -73,20 +88,23 @@ public class MiniLmParityTests
     {
         var batch = _tokenizer.EncodeBatch(Sentences);
         Assert.That(batch.Lengths.Distinct().Count(), Is.GreaterThan(2), "the batch must mix lengths so padding is exercised");
-        var expected = RunOrt(batch);
-        var actual = RunEngine(batch);
-        Assert.That(actual, Has.Length.EqualTo(expected.Length));
-        int hidden = _model.Config.HiddenSize;
-        double maxErr = 0;
-        for (int b = 0; b < batch.BatchSize; b++)
-            for (int t = 0; t < batch.Lengths[b]; t++)
-                for (int h = 0; h < hidden; h++)
-                {
-                    int i = (b * batch.SequenceLength + t) * hidden + h;
-                    maxErr = Math.Max(maxErr, Math.Abs(actual[i] - expected[i]));
-                }
+        double maxErr = MaxErrorAtRealTokens(batch, RunOrt(batch), RunEngine(_model, batch), _model.Config.HiddenSize);
         TestContext.Out.WriteLine($"MiniLM last_hidden_state max abs error vs ONNX Runtime: {maxErr:E2}");
         Assert.That(maxErr, Is.LessThan(1e-4));
+    }
+
+    [Test]
+    public void Last_hidden_state_on_the_cuda_host_device_matches_onnx_runtime()
+    {
+        var backend = Finetune.Tests.Cuda.CudaTestDevices.Get(Finetune.Tests.Cuda.CudaTestDevices.Host);
+        Backends.Register(backend);
+        using var model = MiniLm.LoadModel();
+        model.To(backend.Device);
+        model.Eval();
+        var batch = _tokenizer.EncodeBatch(Sentences);
+        double maxErr = MaxErrorAtRealTokens(batch, RunOrt(batch), RunEngine(model, batch, backend.Device), model.Config.HiddenSize);
+        TestContext.Out.WriteLine($"MiniLM on the host device: last_hidden_state max abs error vs ONNX Runtime: {maxErr:E2}");
+        Assert.That(maxErr, Is.LessThan(1e-4), "the CPU's tolerance");
     }
 
     [Test]

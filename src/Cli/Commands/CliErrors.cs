@@ -38,7 +38,8 @@ internal static class CliErrors
 
     public static bool IsUserError(Exception e) =>
         e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or InvalidOperationException
-            or IOException or UnauthorizedAccessException or InsufficientMemoryException or TrainingDivergedException;
+            or IOException or UnauthorizedAccessException or InsufficientMemoryException or TrainingDivergedException
+            or Kernels.Cuda.CudaUnavailableException;
 
     /// <summary>
     /// Command-line parse errors as one line: "--max-steps: 'abc' is not an integer" instead of System.CommandLine's

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Finetune.App;
 using Finetune.Kernels;
 using Finetune.Kernels.Cpu;
+using Finetune.Kernels.Cuda;
 using Finetune.Nn.Optim;
 using Finetune.Nn.Text;
 using Finetune.Nn.Training;
@@ -36,6 +37,13 @@ internal sealed class CommonOptions
         DefaultValueFactory = _ => 42UL };
     public readonly Option<string?> Output = new("--output", "-o") { Description = "directory for the report, loss plot, "
         + "checkpoints and weights" };
+    public readonly Option<string> Device = DeviceOption();
+
+    /// <summary>--device, for every command that computes.</summary>
+    public static Option<string> DeviceOption() => new("--device") { Description = DeviceSelection.Help, DefaultValueFactory = _ => "cpu" };
+
+    /// <summary>The device --device names, its backend registered; a CUDA device that cannot be used says why (exit code 2).</summary>
+    public static Device SelectDevice(ParseResult r, Option<string> option) => DeviceSelection.Select(r.GetValue(option)!);
 
     /// <summary>--truncation, for every command that tokenizes reviews: head and tail by default (a review's verdict is often at its
     /// end).</summary>
@@ -49,7 +57,7 @@ internal sealed class CommonOptions
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Method, Rank, Alpha, Targets, FreezeLayers, FreezeEmbeddings, Unfused, BatchSize, LearningRate,
-            MaxLength, Truncation, Threads, Seed, Output })
+            MaxLength, Truncation, Threads, Seed, Output, Device })
             command.Options.Add(o);
     }
 
@@ -66,6 +74,7 @@ internal sealed class CommonOptions
             FreezeEmbeddings = r.GetValue(FreezeEmbeddings),
             Unfused = r.GetValue(Unfused),
             Seed = r.GetValue(Seed),
+            Device = SelectDevice(r, Device),
         };
         options.Validate();
         // Rank is bounded by the adapted layers (the injection checks every layer; MiniLM's narrowest side is its width).
@@ -95,6 +104,7 @@ internal sealed class CommonOptions
         Seed = r.GetValue(Seed),
         OutputDirectory = r.GetValue(Output),
         RunName = method.Describe(),
+        Device = method.Device,
     };
 
     public void ApplyThreads(ParseResult r) => CpuParallel.Threads = Positive(r.GetValue(Threads), "--threads");

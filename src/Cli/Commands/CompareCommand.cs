@@ -38,10 +38,11 @@ internal static class CompareCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)",
             DefaultValueFactory = _ => Environment.ProcessorCount };
         var seed = new Option<ulong>("--seed") { Description = "seed of init, data order and dropout", DefaultValueFactory = _ => 42UL };
+        var device = CommonOptions.DeviceOption();
         var command = new Command("compare", "Train every PEFT method with the same step budget and print one table (also "
             + "JSON and a bar chart)")
         {
-            model, methods, steps, batch, trainExamples, testExamples, maxLength, truncation, output, threads, seed,
+            model, methods, steps, batch, trainExamples, testExamples, maxLength, truncation, output, threads, seed, device,
         };
         command.SetAction(r => CliErrors.Run(r, () =>
         {
@@ -59,8 +60,10 @@ internal static class CompareCommand
                     .Select(n => PeftRegistry.Preset(n).Name).ToList()
                 : PeftRegistry.PresetsFor(family).Select(p => p.Name).ToList();
             using var progress = new ConsoleProgress();
+            var on = CommonOptions.SelectDevice(r, device);
             var train = new TrainOptions
             {
+                Device = on,
                 MaxSteps = CommonOptions.Positive(r.GetValue(steps), "--steps"),
                 BatchSize = CommonOptions.Positive(r.GetValue(batch) ?? (family == ModelFamily.Bert ? 16 : 32), "--batch-size"),
                 WarmupRatio = 0.1f,
@@ -82,16 +85,16 @@ internal static class CompareCommand
                 {
                     AnsiConsole.MarkupLine($"[yellow]No pretrained ViT cached in {Markup.Escape(dir)}: running pretrain-vit with "
                         + "its defaults first.[/]");
-                    PretrainVitCommand.Pretrain(new PretrainVitCommand.Settings(), dir);
+                    PretrainVitCommand.Pretrain(new PretrainVitCommand.Settings { Device = on }, dir);
                 }
                 var (trainImages, testImages) = FashionMnistRun.Load(VitCheckpoint.AdaptClasses, trainCount, testCount);
                 title = $"Fashion-MNIST {FashionMnistRun.ClassList(VitCheckpoint.AdaptClasses)} on the ViT pretrained on classes 0-4: "
                     + $"{train.MaxSteps} steps × {train.BatchSize}";
                 AnsiConsole.MarkupLine($"[bold]finetune compare[/]: {Markup.Escape(title)}, {names.Count} methods, "
-                    + $"{CpuParallel.Threads} threads");
-                var data = new ClassificationData<LabeledImage>(trainImages, null, items => FashionMnist.Collate(items));
+                    + $"{ImdbRun.Where(on)}");
+                var data = new ClassificationData<LabeledImage>(trainImages, null, items => FashionMnist.Collate(items, on));
                 results = MethodComparison.Run(names, family,
-                    o => FineTuning.PrepareVit(VitCheckpoint.Load(dir), o with { Labels = VitCheckpoint.AdaptClasses.Count }),
+                    o => FineTuning.PrepareVit(VitCheckpoint.Load(dir), o with { Labels = VitCheckpoint.AdaptClasses.Count, Device = on }),
                     data, testImages, train, runSeed, Progress);
             }
             else
@@ -107,9 +110,9 @@ internal static class CompareCommand
                 tokenizer.Truncation = r.GetValue(truncation);
                 title = $"IMDB sentiment on all-MiniLM-L6-v2: {train.MaxSteps} steps × {train.BatchSize} reviews, max {maxTokens} tokens";
                 AnsiConsole.MarkupLine($"[bold]finetune compare[/]: {Markup.Escape(title)}, {names.Count} methods, "
-                    + $"{CpuParallel.Threads} threads");
-                results = MethodComparison.Run(names, family, o => FineTuning.MiniLm(o with { PromptInitText = ImdbPrompt }),
-                    TextClassification.Data(tokenizer, reviews, null), test, train, runSeed, Progress);
+                    + $"{ImdbRun.Where(on)}");
+                results = MethodComparison.Run(names, family, o => FineTuning.MiniLm(o with { PromptInitText = ImdbPrompt, Device = on }),
+                    TextClassification.Data(tokenizer, reviews, null, on), test, train, runSeed, Progress);
             }
             var outDir = r.GetValue(output) ?? $"compare-{which}";
             MethodComparison.Write(outDir, title, results);

@@ -19,15 +19,19 @@ internal static class DemoCommand
         var method = new Option<string>("--method") { Description = CommonOptions.MethodHelp, DefaultValueFactory = _ => "lora" };
         var output = new Option<string?>("--output", "-o") { Description = "also write report.json, loss.png and the "
             + "trained weights here" };
+        var device = CommonOptions.DeviceOption();
         var command = new Command("demo", "Fine-tune all-MiniLM-L6-v2 with LoRA on IMDB movie reviews (a few minutes on a CPU) "
             + "and print the result")
         {
-            steps, batch, maxLength, test, method, output,
+            steps, batch, maxLength, test, method, output, device,
         };
         command.SetAction(r => CliErrors.Run(r, () =>
         {
             var clock = Stopwatch.StartNew();
-            var fineTune = new FineTuneOptions { Method = PeftRegistry.Preset(r.GetValue(method)!).Name };
+            var fineTune = new FineTuneOptions
+            {
+                Method = PeftRegistry.Preset(r.GetValue(method)!).Name, Device = CommonOptions.SelectDevice(r, device),
+            };
             OutputFolder.Check(r.GetValue(output));
             int maxTokens = CommonOptions.ValidMaxLength(r.GetValue(maxLength));
             var settings = new ImdbRun.Settings(
@@ -40,11 +44,12 @@ internal static class DemoCommand
                     WarmupRatio = 0.1f,
                     OutputDirectory = r.GetValue(output),
                     RunName = fineTune.Describe(),
+                    Device = fineTune.Device,
                 },
                 maxTokens, int.MaxValue, r.GetValue(test), 0, r.GetValue(output) is { } o ? Path.Combine(o, "model") : null);
             AnsiConsole.MarkupLine($"[bold]finetune demo[/]: {Markup.Escape(fineTune.Describe())} on IMDB, "
                 + $"{settings.Train.MaxSteps} steps × {settings.Train.BatchSize} reviews, "
-                + $"max {maxTokens} tokens, {CpuParallel.Threads} CPU threads");
+                + $"max {maxTokens} tokens, {ImdbRun.Where(fineTune.Device)}");
             var row = ImdbRun.Execute(settings);
             ResultTable.Print($"IMDB sentiment, all-MiniLM-L6-v2 — total {clock.Elapsed.TotalMinutes:F1} min", new[] { row });
             return 0;

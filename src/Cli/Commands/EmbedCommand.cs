@@ -22,7 +22,11 @@ internal static class EmbedCommand
         var normalize = new Option<bool>("--normalize") { Description = "scale each embedding to unit length (as "
             + "sentence-transformers does)" };
         var batch = new Option<int>("--batch-size") { Description = "sentences per forward pass", DefaultValueFactory = _ => 32 };
-        var command = new Command("embed", "Write sentence embeddings of each line of a file") { model, input, output, normalize, batch };
+        var device = CommonOptions.DeviceOption();
+        var command = new Command("embed", "Write sentence embeddings of each line of a file")
+        {
+            model, input, output, normalize, batch, device,
+        };
         command.SetAction(r => CliErrors.Run(r, () =>
         {
             var inputPath = r.GetValue(input)!;
@@ -39,7 +43,9 @@ internal static class EmbedCommand
             int batchSize = CommonOptions.Positive(r.GetValue(batch), "--batch-size");
             var name = r.GetValue(model)!;
             bool packaged = string.Equals(name, "minilm", StringComparison.OrdinalIgnoreCase);
+            var on = CommonOptions.SelectDevice(r, device);
             using var encoder = packaged ? MiniLm.LoadModel() : HfModelFolder.LoadBert(name);
+            encoder.To(on);
             encoder.Eval();
             using var tokenizer = packaged ? MiniLm.LoadTokenizer() : BertTokenizerAdapter.FromModelDirectory(name,
                 encoder.Config.MaxPositions);

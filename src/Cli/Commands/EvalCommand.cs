@@ -18,7 +18,11 @@ internal static class EvalCommand
         var examples = new Option<int>("--examples") { Description = "reviews to score", DefaultValueFactory = _ => 2000 };
         var maxLength = new Option<int>("--max-length") { Description = "tokens per review", DefaultValueFactory = _ => 256 };
         var truncation = CommonOptions.TruncationOption();
-        var command = new Command("eval", "Evaluate a fine-tuned model on IMDB reviews") { model, split, examples, maxLength, truncation };
+        var device = CommonOptions.DeviceOption();
+        var command = new Command("eval", "Evaluate a fine-tuned model on IMDB reviews")
+        {
+            model, split, examples, maxLength, truncation, device,
+        };
         command.SetAction(r => CliErrors.Run(r, () =>
         {
             var dir = r.GetValue(model)!;
@@ -33,12 +37,13 @@ internal static class EvalCommand
                 _ => throw new ArgumentException($"--split must be test or validation, got '{which}'"),
             };
             reviews = ImdbRun.Take(reviews, r.GetValue(examples), "--examples");
-            using var prepared = FineTuning.LoadMiniLm(dir);
+            var on = CommonOptions.SelectDevice(r, device);
+            using var prepared = FineTuning.LoadMiniLm(dir, on);
             var tokenizer = FineTuning.TextTokenizer(prepared.Options, CommonOptions.ValidMaxLength(r.GetValue(maxLength)));
             tokenizer.Truncation = r.GetValue(truncation);
             var clock = Stopwatch.StartNew();
-            var result = ImdbRun.Status($"Evaluating on {reviews.Count:N0} {which} reviews with {CpuParallel.Threads} threads", () =>
-                Engine.Evaluate(prepared.Classifier, reviews, items => TextClassification.Collate(tokenizer, items), 64));
+            var result = ImdbRun.Status($"Evaluating on {reviews.Count:N0} {which} reviews, {ImdbRun.Where(on)}", () =>
+                Engine.Evaluate(prepared.Classifier, reviews, items => TextClassification.Collate(tokenizer, items, on), 64));
             ResultTable.Print($"IMDB {which}", new[] { new ResultTable.Row(prepared.Options.Describe(), prepared.Report, result, null,
                 clock.Elapsed.TotalSeconds) });
             return 0;

@@ -33,17 +33,22 @@ internal static class ImdbRun
         using var prepared = Status($"Loading {FineTuning.BaseModelName(s.Method)} and preparing {s.Method.Describe()}", ()
             => FineTuning.Text(s.Method));
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(prepared.Report.ToString())}[/]");
-        // Refuse a run that cannot fit before its first step, with the estimate (the host is the only device of these verbs).
-        var estimate = MemoryEstimate.ForTraining(BertConfig.MiniLmL6, prepared.Report.Total, prepared.Report.Trainable, s.Train.BatchSize,
-            s.MaxLength + (s.Method.VirtualTokens ?? 20));
-        estimate.Check(MemoryEstimate.HostAvailableBytes(), "host memory");
+        // Refuse a run that cannot fit before its first step, with the estimate, where the memory is the host's (the CPU and
+        // the host device; a GPU's own allocator reports what it cannot allocate).
+        if (InHostMemory(s.Method.Device))
+        {
+            var estimate = MemoryEstimate.ForTraining(BertConfig.MiniLmL6, prepared.Report.Total, prepared.Report.Trainable,
+                s.Train.BatchSize, s.MaxLength + (s.Method.VirtualTokens ?? 20));
+            estimate.Check(MemoryEstimate.HostAvailableBytes(), "host memory");
+        }
         var classifier = prepared.Classifier;
-        var data = TextClassification.Data(tokenizer, train, validation);
+        var data = TextClassification.Data(tokenizer, train, validation, s.Method.Device);
         var report = Train(classifier, data, s.Train);
         if (s.SaveTo is { } dir) FineTuning.Save(prepared, dir);
         var clock = Stopwatch.StartNew();
         var result = Status($"Evaluating on {test.Count:N0} held-out test reviews", () =>
-            Engine.Evaluate(classifier, test, items => TextClassification.Collate(tokenizer, items), batchSize: 64, step: report.Steps));
+            Engine.Evaluate(classifier, test, items => TextClassification.Collate(tokenizer, items, s.Method.Device), batchSize: 64,
+                step: report.Steps));
         return new ResultTable.Row(s.Method.Describe(), prepared.Report, result, report, clock.Elapsed.TotalSeconds);
     }
 
@@ -56,6 +61,17 @@ internal static class ImdbRun
         if (train.OutputDirectory is { } output) LossPlot.WriteInto(output, report);
         return report;
     }
+
+    /// <summary>"on cuda:0 (NVIDIA …)" or "N CPU threads", for the line a command prints before it starts.</summary>
+    public static string Where(Kernels.Device device) =>
+        device.Kind == Kernels.DeviceKind.Cpu
+            ? $"{Kernels.Cpu.CpuParallel.Threads} CPU threads"
+            : $"on {device} ({Kernels.Backends.For(device).Name})";
+
+    /// <summary>Whether tensors on <paramref name="device"/> live in host memory (the CPU, or the CUDA host device).</summary>
+    public static bool InHostMemory(Kernels.Device device) =>
+        device.Kind == Kernels.DeviceKind.Cpu
+        || Kernels.Backends.For(device) is Kernels.Cuda.CudaBackend { Driver: Kernels.Cuda.Host.HostCudaDriver };
 
     public static IReadOnlyList<Review> Take(IReadOnlyList<Review> reviews, int count, string option)
     {

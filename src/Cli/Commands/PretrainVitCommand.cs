@@ -24,6 +24,7 @@ internal static class PretrainVitCommand
         public int Hidden { get; init; } = 64;
         public int Layers { get; init; } = 4;
         public ulong Seed { get; init; } = 42UL;
+        public Kernels.Device Device { get; init; } = Kernels.Device.Cpu;
     }
 
     public static Command Create()
@@ -43,9 +44,10 @@ internal static class PretrainVitCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)",
             DefaultValueFactory = _ => Environment.ProcessorCount };
         var seed = new Option<ulong>("--seed") { Description = "seed of init and data order", DefaultValueFactory = _ => d.Seed };
+        var device = CommonOptions.DeviceOption();
         var command = new Command("pretrain-vit", "Pretrain a small Vision Transformer on Fashion-MNIST classes 0-4 and cache it for PEFT")
         {
-            steps, batch, lr, trainExamples, testExamples, hidden, layers, output, threads, seed,
+            steps, batch, lr, trainExamples, testExamples, hidden, layers, output, threads, seed, device,
         };
         command.SetAction(r => CliErrors.Run(r, () =>
         {
@@ -60,6 +62,7 @@ internal static class PretrainVitCommand
                 Hidden = r.GetValue(hidden),
                 Layers = r.GetValue(layers),
                 Seed = r.GetValue(seed),
+                Device = CommonOptions.SelectDevice(r, device),
             }, r.GetValue(output) ?? VitCheckpoint.DefaultDirectory());
             return 0;
         }));
@@ -76,13 +79,14 @@ internal static class PretrainVitCommand
         AnsiConsole.MarkupLine($"[bold]finetune pretrain-vit[/]: {train.Count:N0} images of "
             + $"{Markup.Escape(FashionMnistRun.ClassList(VitCheckpoint.PretrainClasses))}; "
             + $"ViT {config.NumLayers}×{config.HiddenSize}, patches {config.PatchSize}×{config.PatchSize}, "
-            + $"{CpuParallel.Threads} threads");
+            + $"{ImdbRun.Where(s.Device)}");
         using var model = new VitForImageClassification(config, VitCheckpoint.PretrainClasses.Count, new Generator(s.Seed));
         var classifier = new VitImageClassifier(model);
-        var data = new ClassificationData<LabeledImage>(train, null, items => FashionMnist.Collate(items));
+        var data = new ClassificationData<LabeledImage>(train, null, items => FashionMnist.Collate(items, s.Device));
         using var progress = new ConsoleProgress();
         var report = Engine.Train(classifier, data, new TrainOptions
         {
+            Device = s.Device,
             Progress = progress,
             MaxSteps = s.Steps,
             BatchSize = s.BatchSize,

@@ -21,7 +21,7 @@ internal sealed unsafe class HostRawMemory : IRawMemory
 
     public void Free(ulong address) => NativeMemory.AlignedFree((void*)address);
 
-    public Exception OutOfMemory(long bytes, long inUseByTensors) =>
+    public Exception OutOfMemory(long bytes, long inUseByTensors, long cacheReleased) =>
         new OutOfMemoryException($"cpu: cannot allocate {CachingAllocator.Format(bytes)} of host memory "
             + $"({CachingAllocator.Format(inUseByTensors)} in use by tensors)");
 }

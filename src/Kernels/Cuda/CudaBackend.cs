@@ -32,6 +32,9 @@ public sealed unsafe partial class CudaBackend : IBackend, IMemoryStats, IDispos
         _blas = blas;
         Device = device;
         Options = options ?? new CudaOptions();
+        if (Options.MaxRowThreads is < 32 or > Threads || Options.MaxRowThreads % 32 != 0)
+            throw new ArgumentOutOfRangeException(nameof(options), Options.MaxRowThreads,
+                $"CUDA options: MaxRowThreads must be a multiple of 32 in [32, {Threads}]");
         string source = ptx is null ? $"embedded resource {CudaKernels.ResourceName}" : "the given PTX";
         ptx ??= CudaKernels.EmbeddedPtx();
         CudaKernels.Validate(ptx, source);
@@ -146,7 +149,7 @@ public sealed unsafe partial class CudaBackend : IBackend, IMemoryStats, IDispos
         new((uint)Math.Clamp((work + threads - 1) / threads, 1, _maxBlocks));
 
     /// <summary>Threads per block for a one-block-per-row kernel: a warp multiple near the row length, at most 256.</summary>
-    private static Dim3 RowBlock(int cols) => new((uint)Math.Clamp((cols + 31) / 32 * 32, 32, Threads));
+    private Dim3 RowBlock(int cols) => new((uint)Math.Clamp((cols + 31) / 32 * 32, 32, Options.MaxRowThreads));
 
     private Dim3 RowGrid(long rows) => new((uint)Math.Clamp(rows, 1L, _maxBlocks));
 

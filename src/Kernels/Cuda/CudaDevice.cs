@@ -12,8 +12,7 @@ public static class CudaDevice
     public static CudaAvailability Probe(IReadOnlyList<string> driverLibraries, int ordinal = 0)
     {
         if (!CudaLibraries.TryLoadFirst(driverLibraries, out _, out string missing))
-            return new CudaAvailability(false, $"the NVIDIA driver library is missing ({missing}): install the NVIDIA driver "
-                + $"to use cuda:{ordinal}", null);
+            return new CudaAvailability(false, CudaUnavailableException.MissingDriver(missing), null);
         try
         {
             using var driver = new NativeCudaDriver(ordinal);
@@ -21,7 +20,7 @@ public static class CudaDevice
         }
         catch (CudaUnavailableException e)
         {
-            return new CudaAvailability(false, e.Message, null);
+            return new CudaAvailability(false, e.Reason, null);
         }
         catch (CudaException e)
         {

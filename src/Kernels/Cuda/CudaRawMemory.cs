@@ -13,12 +13,13 @@ internal sealed class CudaRawMemory(ICudaDriver driver, string deviceName) : IRa
 
     public void Free(ulong address) => CudaException.Check(driver.MemFree(address), "cuMemFree");
 
-    public Exception OutOfMemory(long bytes, long inUseByTensors)
+    public Exception OutOfMemory(long bytes, long inUseByTensors, long cacheReleased)
     {
         driver.MemGetInfo(out long free, out long total);
         return new CudaOutOfMemoryException("cuMemAlloc",
             $"{deviceName} cannot allocate {CachingAllocator.Format(bytes)} "
-            + $"({CachingAllocator.Format(inUseByTensors)} in use by tensors, "
-            + $"{CachingAllocator.Format(free)} free of {CachingAllocator.Format(total)})");
+            + $"({CachingAllocator.Format(inUseByTensors)} in use by tensors; "
+            + $"the allocator's cache of {CachingAllocator.Format(cacheReleased)} was returned to the driver before retrying; "
+            + $"{CachingAllocator.Format(free)} free of {CachingAllocator.Format(total)})", bytes, inUseByTensors, cacheReleased);
     }
 }

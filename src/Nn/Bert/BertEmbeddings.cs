@@ -37,9 +37,12 @@ public sealed class BertEmbeddings : Module
         if (tokenTypeIds is not null && (!tokenTypeIds.ShapeEquals(inputIds) || tokenTypeIds.DType != DType.Int32))
             throw new ArgumentException($"bert embeddings: token type ids {tokenTypeIds.DType.Name()} {tokenTypeIds.Describe()} must be "
                 + $"int32 of the ids' shape {inputIds.Describe()}");
-        var types = tokenTypeIds ?? Tensor.FromArray(new int[batch * seq], new[] { batch, seq }, inputIds.Device);
         var words = WordEmbeddings.Forward(inputIds);
-        var typeEmbeddings = TokenTypeEmbeddings.Forward(types);
+        // Type 0 (no ids given, and every prompt token) is row 0 of the table broadcast: nothing to upload inside a step.
+        var typeZero = TokenTypeEmbeddings.Weight.Value.Narrow(0, 0, 1);
+        var typeEmbeddings = tokenTypeIds is null
+            ? typeZero.Expand(batch, seq, typeZero.Size(1))
+            : TokenTypeEmbeddings.Forward(tokenTypeIds);
         if (FindChild<IPromptTokens>(Hooks.Prompt) is { } prompt)
         {
             if (prompt.Depth != 1)
@@ -47,15 +50,14 @@ public sealed class BertEmbeddings : Module
                     + "inserted here (only depth 1)");
             // Virtual tokens come first, as word embeddings of token type 0; positions then count them too.
             words = Tensor.Concat(new[] { prompt.Tokens(0, batch), words }, 1);
-            var promptTypes = Tensor.FromArray(new int[batch * prompt.Length], new[] { batch, prompt.Length }, inputIds.Device);
-            typeEmbeddings = Tensor.Concat(new[] { TokenTypeEmbeddings.Forward(promptTypes), typeEmbeddings }, 1);
+            typeEmbeddings = Tensor.Concat(new[] { typeZero.Expand(batch, prompt.Length, typeZero.Size(1)), typeEmbeddings }, 1);
             seq += prompt.Length;
             if (seq > Config.MaxPositions)
                 throw new ArgumentException($"bert embeddings: sequence length {seq - prompt.Length} plus {prompt.Length} prompt tokens "
                     + $"exceeds max_position_embeddings {Config.MaxPositions}");
         }
-        var positions = Tensor.FromArray(Enumerable.Range(0, seq).ToArray(), new[] { seq }, inputIds.Device);
-        var x = words + typeEmbeddings + PositionEmbeddings.Forward(positions);
+        // Positions 0…seq-1 are the first seq rows of the table, so no position ids are built on the host.
+        var x = words + typeEmbeddings + PositionEmbeddings.Weight.Value.Narrow(0, 0, seq);
         return Child<Layer>("dropout").Forward(Child<Layer>("LayerNorm").Forward(x));
     }
 

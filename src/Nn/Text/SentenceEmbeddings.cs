@@ -19,8 +19,10 @@ public static class SentenceEmbeddings
             using var scope = TensorScope.Begin();
             var chunk = texts.Skip(start).Take(batchSize).ToList();
             var encoded = tokenizer.EncodeBatch(chunk);
-            var mask = encoded.AttentionMaskTensor();
-            var pooled = Pooling.Mean(encoder.Forward(encoded.InputIdsTensor(), mask, encoded.TokenTypeIdsTensor()), mask);
+            // The batch goes where the encoder's weights are (the CPU, or a CUDA device).
+            var device = encoder.Parameters().First().Device;
+            var mask = encoded.AttentionMaskTensor(device);
+            var pooled = Pooling.Mean(encoder.Forward(encoded.InputIdsTensor(device), mask, encoded.TokenTypeIdsTensor(device)), mask);
             if (normalize) pooled = Pooling.L2Normalize(pooled);
             var values = pooled.ToArray();
             int dim = pooled.Size(1);

@@ -21,6 +21,7 @@ public static class Engine
         ArgumentNullException.ThrowIfNull(data);
         options ??= new TrainOptions();
         options.Validate(data.Train.Count);
+        if (options.Device is { } device) model.Module.To(device);
         var run = new TrainingRun<TExample>(model, data, options);
         return run.Execute();
     }
@@ -73,12 +74,11 @@ public static class Engine
         return slice;
     }
 
+    /// <summary>The device of the model's parameters (the CPU for a model without any).</summary>
+    public static Device DeviceOf(Module module) => module.Parameters().FirstOrDefault()?.Device ?? Device.Cpu;
+
     /// <summary>The memory statistics of the backend that holds the model's parameters.</summary>
-    internal static IMemoryStats? MemoryOf(Module module)
-    {
-        var first = module.Parameters().FirstOrDefault();
-        return Backends.For(first?.Device ?? Device.Cpu) as IMemoryStats;
-    }
+    internal static IMemoryStats? MemoryOf(Module module) => Backends.For(DeviceOf(module)) as IMemoryStats;
 }
 
 /// <summary>The state of one Engine.Train call.</summary>
@@ -166,6 +166,7 @@ internal sealed class TrainingRun<TExample>
         int examples = 0;
         bool stoppedEarly = false;
         using var batches = _loader.From(_position).GetEnumerator();
+        var device = Engine.DeviceOf(_model.Module);
         while (_step < _totalSteps && !stoppedEarly)
         {
             var stepClock = Stopwatch.StartNew();
@@ -178,7 +179,7 @@ internal sealed class TrainingRun<TExample>
                     batches.MoveNext();
                     var (position, items) = batches.Current;
                     using var microScope = TensorScope.Begin();
-                    var batch = _data.Collate(items);
+                    var batch = _data.Collate(items).To(device);
                     var logits = _model.Logits(batch);
                     var microLoss = logits.CrossEntropy(batch.Labels);
                     float value = microLoss.Item();

@@ -30,6 +30,7 @@ public static class Prediction
         if (examples.Count == 0) throw new ArgumentException("predict: no examples given");
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "predict: batch size must be at least 1");
         bool wasTraining = model.Module.Training;
+        var device = Engine.DeviceOf(model.Module);
         model.Module.Eval();
         try
         {
@@ -37,7 +38,7 @@ public static class Prediction
             for (int start = 0; start < examples.Count; start += batchSize)
             {
                 using var scope = TensorScope.Begin();
-                var batch = collate(Engine.Slice(examples, start, Math.Min(examples.Count, start + batchSize)));
+                var batch = collate(Engine.Slice(examples, start, Math.Min(examples.Count, start + batchSize))).To(device);
                 onBatch(batch, model.Logits(batch));
             }
         }

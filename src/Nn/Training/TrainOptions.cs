@@ -56,6 +56,12 @@ public sealed record TrainOptions
     /// </summary>
     public IReadOnlyDictionary<string, string> RunSettings { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Where to train: the model is moved there before the first step (checkpoints resume onto it from any device) and
+    /// batches collated elsewhere are copied there. Null trains where the model's parameters already are.
+    /// </summary>
+    public Kernels.Device? Device { get; init; }
+
     /// <summary>Seed of the data order and of dropout.</summary>
     public ulong Seed { get; init; } = 42;
 

@@ -4,7 +4,8 @@ namespace Finetune.Kernels.Cuda.Host;
 /// cuBLAS's SGEMM family on the host device, with cuBLAS's exact column-major semantics: op(A) is m×k,
 /// element (i, p) of A is A[i + p·lda] (or A[p + i·lda] transposed), batches are strideA/B/C apart (0 broadcasts),
 /// C is not read when beta is 0, and arguments are validated as cuBLAS does (CUBLAS_STATUS_INVALID_VALUE).
-/// TF32 compute rounds A and B to TF32 (10 explicit mantissa bits) before multiplying, as tensor cores do.
+/// FP32 runs on the CPU backend's packed SGEMM; TF32 compute rounds A and B to TF32 (10 explicit mantissa bits) before
+/// multiplying, as tensor cores do, in a plain loop.
 /// </summary>
 public sealed unsafe class HostCudaBlas : ICudaBlas
 {
@@ -32,6 +33,15 @@ public sealed unsafe class HostCudaBlas : ICudaBlas
         if (lda < Math.Max(1, transA == BlasOp.N ? m : k)) return InvalidValue;
         if (ldb < Math.Max(1, transB == BlasOp.N ? k : n)) return InvalidValue;
         if (ldc < Math.Max(1, m)) return InvalidValue;
+        if (!tf32)
+        {
+            // Column-major C = op(A)·op(B) is row-major Cᵀ = op(B)ᵀ·op(A)ᵀ: the CPU backend's packed SGEMM with the operands
+            // swapped (a column-major N operand read row-major is its transpose). Multi-threaded and vectorised, so models
+            // of real size run on the host device; the TF32 path below stays a per-element reference.
+            Cpu.GemmPacked.Sgemm(transB == BlasOp.T, transA == BlasOp.T, n, m, k, alpha,
+                (float*)b, ldb, strideB, (float*)a, lda, strideA, beta, (float*)c, ldc, strideC, batch);
+            return 0;
+        }
         for (int bi = 0; bi < batch; bi++)
         {
             float* A = (float*)a + bi * strideA, B = (float*)b + bi * strideB, C = (float*)c + bi * strideC;
@@ -44,12 +54,7 @@ public sealed unsafe class HostCudaBlas : ICudaBlas
                     {
                         float av = transA == BlasOp.N ? A[i + (long)p * lda] : A[p + (long)i * lda];
                         float bv = transB == BlasOp.N ? B[p + (long)j * ldb] : B[j + (long)p * ldb];
-                        if (tf32)
-                        {
-                            av = RoundToTf32(av);
-                            bv = RoundToTf32(bv);
-                        }
-                        acc += av * bv;
+                        acc += RoundToTf32(av) * RoundToTf32(bv);
                     }
                     float* cij = C + i + (long)j * ldc;
                     *cij = beta == 0f ? alpha * acc : alpha * acc + beta * *cij;

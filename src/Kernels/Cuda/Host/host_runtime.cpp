@@ -132,9 +132,10 @@ namespace fthost
         __builtin_unreachable();
     }
 
-    static void* prepare_stack(char* stack, Lane* lane)
+    static void* prepare_stack(char* stack, Lane* lane, unsigned int index)
     {
-        uintptr_t top = ((uintptr_t)(stack + StackBytes)) & ~(uintptr_t)15;
+        // Stack tops 64 KiB apart would all fall in the same cache sets; a per-lane offset spreads the saved registers.
+        uintptr_t top = ((uintptr_t)(stack + StackBytes - (index % 32) * 192)) & ~(uintptr_t)15;
         uint64_t* ret = (uint64_t*)(top - 24); // (ret + 8) is 16-aligned when the trampoline runs
         ret[0] = (uint64_t)&ft_fiber_trampoline;
         ret[-1] = 0;                      // rbp
@@ -178,7 +179,7 @@ namespace fthost
             l.lane = i & 31;
             l.warp = i >> 5;
             l.state = Ready;
-            l.sp = prepare_stack(r->stacks + (size_t)i * StackBytes, &l);
+            l.sp = prepare_stack(r->stacks + (size_t)i * StackBytes, &l, i);
         }
         unsigned int warps = (n + 31) / 32;
         while (live > 0)
@@ -350,7 +351,10 @@ namespace fthost
     {
         static BlockPool* pool = [] {
             unsigned int cores = std::thread::hardware_concurrency();
-            return cores > 1 ? new BlockPool(cores > 8 ? 7 : cores - 1) : nullptr;
+            unsigned int workers = cores > 8 ? 7 : cores - 1;
+            // FINETUNE_HOST_WORKERS=N overrides the pool size (0: every block on the launching thread).
+            if (const char* env = std::getenv("FINETUNE_HOST_WORKERS")) workers = (unsigned int)std::strtoul(env, nullptr, 10);
+            return workers > 0 ? new BlockPool(workers) : nullptr;
         }();
         return pool;
     }

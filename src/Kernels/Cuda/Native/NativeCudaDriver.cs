@@ -19,7 +19,7 @@ public sealed unsafe class NativeCudaDriver : ICudaDriver
     public NativeCudaDriver(int ordinal = 0)
     {
         if (!CudaLibraries.TryLoadFirst(CudaLibraries.DriverCandidates, out _, out string reason))
-            throw new CudaUnavailableException($"the NVIDIA driver library is missing ({reason}): install the NVIDIA driver");
+            throw new CudaUnavailableException(CudaUnavailableException.MissingDriver(reason));
         Require(cuInit(0), "cuInit");
         Require(cuDeviceGetCount(out int count), "cuDeviceGetCount");
         if (count == 0) throw new CudaUnavailableException("cuDeviceGetCount found no CUDA device");
