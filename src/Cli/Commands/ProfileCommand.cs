@@ -26,13 +26,18 @@ internal static class ProfileCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var output = new Option<string>("--output", "-o") { Description = "directory for profile.trace.json and profile.png",
             DefaultValueFactory = _ => "profile" };
+        var device = CommonOptions.DeviceOption();
         var command = new Command("profile", "Profile MiniLM training steps: cost per module and per kernel, a trace and a plot")
-            { method, unfused, steps, batch, seq, threads, output };
+            { method, unfused, steps, batch, seq, threads, output, device };
         command.SetAction(r => CliErrors.Run(r, () =>
         {
             CpuParallel.Threads = CommonOptions.Positive(r.GetValue(threads), "--threads");
             int n = CommonOptions.Positive(r.GetValue(steps), "--steps");
-            var options = new FineTuneOptions { Method = PeftRegistry.Preset(r.GetValue(method)!).Name, Unfused = r.GetValue(unfused) };
+            var options = new FineTuneOptions
+            {
+                Method = PeftRegistry.Preset(r.GetValue(method)!).Name, Unfused = r.GetValue(unfused),
+                Device = CommonOptions.SelectDevice(r, device),
+            };
             using var step = new TrainingStep(options, CommonOptions.Positive(r.GetValue(batch), "--batch-size"),
                 CommonOptions.ValidMaxLength(r.GetValue(seq)));
             step.Prepared.Model.AssignProfilePaths();
@@ -47,10 +52,10 @@ internal static class ProfileCommand
                 var dir = r.GetValue(output)!;
                 Directory.CreateDirectory(dir);
                 AtomicFile.WriteAllText(Path.Combine(dir, "profile.trace.json"), profiler.ToChromeTrace());
-                string name = $"{options.Method}{(options.Unfused ? " (unfused)" : "")}, batch {r.GetValue(batch)} × {r.GetValue(seq)}";
+                string name = $"{options.Method}{(options.Unfused ? " (unfused)" : "")} on {options.Device}, batch {r.GetValue(batch)} × {r.GetValue(seq)}";
                 ProfilePlot.Write(Path.Combine(dir, "profile.png"), records, $"MiniLM training step, {name}: time per module");
                 Console.WriteLine($"step {n} of {name}: {clock.Elapsed.TotalMilliseconds:F1} ms wall, profiled");
-                Console.WriteLine(ProfileReport.Format(records, Roofline.Measure(Device.Cpu)));
+                Console.WriteLine(ProfileReport.Format(records, Roofline.Measure(options.Device)));
                 Console.WriteLine($"wrote {Path.Combine(dir, "profile.trace.json")} (open in https://ui.perfetto.dev) and "
                     + Path.Combine(dir, "profile.png"));
             }
