@@ -52,7 +52,8 @@ internal static class ProfileCommand
                 var dir = r.GetValue(output)!;
                 Directory.CreateDirectory(dir);
                 AtomicFile.WriteAllText(Path.Combine(dir, "profile.trace.json"), profiler.ToChromeTrace());
-                string name = $"{options.Method}{(options.Unfused ? " (unfused)" : "")} on {options.Device}, batch {r.GetValue(batch)} × {r.GetValue(seq)}";
+                string name = $"{options.Method}{(options.Unfused ? " (unfused)" : "")} on {options.Device}, "
+                    + $"batch {r.GetValue(batch)} × {r.GetValue(seq)}";
                 ProfilePlot.Write(Path.Combine(dir, "profile.png"), records, $"MiniLM training step, {name}: time per module");
                 Console.WriteLine($"step {n} of {name}: {clock.Elapsed.TotalMilliseconds:F1} ms wall, profiled");
                 Console.WriteLine(ProfileReport.Format(records, Roofline.Measure(options.Device)));
