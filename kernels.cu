@@ -55,12 +55,15 @@ __device__ __forceinline__ float warp_max(float v)
     return v;
 }
 
-// Block-wide sum returned to every thread; blockDim.x is a multiple of 32.
+// Block-wide sum returned to every thread; blockDim.x is a multiple of 32. A one-warp block needs no shared stage: the
+// xor butterfly leaves every lane with the same sum (each pair adds the same two values), and the host device, where
+// every barrier is a fiber switch per thread, runs its rows one warp wide.
 __device__ float block_sum(float v)
 {
     __shared__ float partial[32];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     v = warp_sum(v);
+    if (blockDim.x <= 32) return v;
     __syncthreads(); // readers of the previous call's partial[0] are done
     if (lane == 0) partial[warp] = v;
     __syncthreads();
@@ -79,6 +82,7 @@ __device__ float block_max(float v)
     __shared__ float partial[32];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     v = warp_max(v);
+    if (blockDim.x <= 32) return v;
     __syncthreads();
     if (lane == 0) partial[warp] = v;
     __syncthreads();

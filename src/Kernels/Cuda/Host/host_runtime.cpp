@@ -75,6 +75,7 @@ namespace fthost
         int state;
         uint3 tid;
         unsigned int lane, warp;
+        unsigned int shuffles;
     };
 
     typedef void (*Invoker)(void** args);
@@ -88,7 +89,7 @@ namespace fthost
         unsigned int threads = 0;
         Invoker invoke = nullptr;
         void** args = nullptr;
-        unsigned int exchange[32][32];
+        unsigned int exchange[2][32][32];
     };
 
     thread_local Lane* current_lane;
@@ -115,13 +116,14 @@ namespace fthost
     {
         Lane* me = current_lane;
         Runner* r = runner;
-        r->exchange[me->warp][me->lane] = bits;
+        // Two buffers used in turn, so one barrier per shuffle suffices: a lane writes shuffle k+2's value only after
+        // every live lane of its warp has reached shuffle k+1, so after all of them have read shuffle k's.
+        unsigned int (*exchange)[32] = r->exchange[me->shuffles++ & 1];
+        exchange[me->warp][me->lane] = bits;
         yield_as(AtWarp); // every lane of the warp has published
         unsigned int width = r->threads - me->warp * 32;
         unsigned int source = me->lane ^ (unsigned int)lane_mask;
-        unsigned int result = source < (width < 32 ? width : 32) ? r->exchange[me->warp][source] : bits;
-        yield_as(AtWarp); // every lane has read before the next shuffle overwrites
-        return result;
+        return source < (width < 32 ? width : 32) ? exchange[me->warp][source] : bits;
     }
 
     static void fiber_main(Lane* lane)
@@ -179,6 +181,7 @@ namespace fthost
             l.lane = i & 31;
             l.warp = i >> 5;
             l.state = Ready;
+            l.shuffles = 0;
             l.sp = prepare_stack(r->stacks + (size_t)i * StackBytes, &l, i);
         }
         unsigned int warps = (n + 31) / 32;
