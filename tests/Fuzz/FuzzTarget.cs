@@ -19,9 +19,6 @@ public sealed record FuzzTarget(string Name, string Source, IReadOnlyList<byte[]
     /// <summary>False for formats whose checksums make surviving mutants rare (PNG); the test then asks only for refusals.</summary>
     public bool MutantsMaySurvive { get; init; } = true;
 
-    /// <summary>Mutants per CI run when fewer than the usual (a reader with a known open defect beyond that count).</summary>
-    public int? CiMutants { get; init; }
-
     /// <summary>The folder of regression inputs under tests/fixtures/fuzz.</summary>
     public string FixtureFolder => Name;
 }

@@ -15,7 +15,7 @@ public class FuzzTests
     public void Reader_lets_only_its_documented_exception_escape(string name)
     {
         var target = FuzzTargets.Get(name);
-        int mutants = target.CiMutants ?? CiMutants;
+        const int mutants = CiMutants;
         var result = Fuzzer.Run(target, mutants, seed: 14);
         TestContext.Out.WriteLine($"{name}: {result.Mutants} mutants, {result.Accepted} accepted, {result.Rejected} rejected, {result.Elapsed.TotalSeconds:F1} s");
         Assert.That(result.Failures.Select(f => $"#{f.Index} {f.Exception}: {f.Message} input {Convert.ToBase64String(f.Input)}"), Is.Empty);
@@ -38,7 +38,10 @@ public class FuzzTests
     [TestCaseSource(nameof(Regressions))]
     public void Regression_input_is_rejected_with_a_named_error(string name, string file)
     {
-        var failure = Fuzzer.Check(FuzzTargets.Get(name), File.ReadAllBytes(file));
+        // Some of these once sent a reader into an endless loop: a deadline fails the test instead of hanging CI.
+        var check = Task.Run(() => Fuzzer.Check(FuzzTargets.Get(name), File.ReadAllBytes(file)));
+        Assert.That(check.Wait(TimeSpan.FromSeconds(60)), Is.True, $"{file}: the reader did not return within 60 s");
+        var failure = check.Result;
         if (Path.GetFileName(file).Contains(".accepted.", StringComparison.Ordinal))
         {
             Assert.That(failure, Is.Null, $"{file}: {failure?.Exception}: {failure?.Message}");

@@ -27,6 +27,7 @@ public static class ParquetTable
         }
         try
         {
+            CheckFooter(stream);
             return ReadAsync(stream, source).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is not DataFileException)
@@ -36,6 +37,67 @@ public static class ParquetTable
             throw new DataFileException(source, null, null,
                 $"not a readable Parquet file ({e.GetType().Name}: {e.Message.Split('\n')[0]})", e);
         }
+    }
+
+    /// <summary>
+    /// Proves the footer (the file metadata, a Thrift struct before the last 8 bytes) well formed, and readable by Parquet.Net's
+    /// own Thrift reader without running past its end, before the library reads it: a damaged footer made it loop forever
+    /// (found by the fuzzer).
+    /// </summary>
+    private static void CheckFooter(Stream stream)
+    {
+        long length = stream.Length;
+        if (length < 12) throw new InvalidDataException($"{length} bytes is too short for a Parquet file (at least 12)");
+        Span<byte> tail = stackalloc byte[8];
+        stream.Position = length - 8;
+        stream.ReadExactly(tail);
+        if (tail[4] != 'P' || tail[5] != 'A' || tail[6] != 'R' || tail[7] != '1')
+            throw new InvalidDataException("the file does not end with the Parquet magic PAR1");
+        long footer = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(tail[..4]);
+        if (footer <= 0 || footer > length - 12)
+            throw new InvalidDataException($"the footer claims {footer:N0} bytes in a file of {length:N0}");
+        var bytes = new byte[footer];
+        stream.Position = length - 8 - footer;
+        stream.ReadExactly(bytes);
+        int end = ThriftCompactWalk.Struct(bytes, 0, bytes.Length);
+        if (end != bytes.Length) throw new InvalidDataException($"the footer's metadata ends at byte {end:N0} of {footer:N0}");
+        ParquetNetThrift.Read<Parquet.Meta.FileMetaData>(bytes, 0, bytes.Length);
+        stream.Position = 0;
+    }
+
+    /// <summary>
+    /// Walks the page headers (Thrift structs too, each followed by its page) of the column chunks that will be read, so a
+    /// damaged header is refused here, not looped over inside the library; each page must end within its chunk.
+    /// </summary>
+    private static void CheckPageHeaders(Stream stream, ParquetRowGroupReader group, HashSet<string> columns)
+    {
+        long position = stream.Position;
+        foreach (var chunk in group.RowGroup.Columns)
+        {
+            if (chunk.MetaData is not { } meta || meta.PathInSchema.Count == 0 || !columns.Contains(meta.PathInSchema[0])) continue;
+            string column = meta.PathInSchema[0];
+            long start = meta.DictionaryPageOffset is > 0 and var d && d < meta.DataPageOffset ? d : meta.DataPageOffset;
+            long size = meta.TotalCompressedSize;
+            if (start < 4 || size <= 0 || size > int.MaxValue || start > stream.Length - size)
+                throw new InvalidDataException($"column {column}: its chunk claims {size:N0} bytes at offset {start:N0} "
+                    + $"in a file of {stream.Length:N0}");
+            var bytes = new byte[size];
+            stream.Position = start;
+            stream.ReadExactly(bytes);
+            var fields = new Dictionary<short, long>();
+            for (int at = 0; at < bytes.Length;)
+            {
+                fields.Clear();
+                int body = ThriftCompactWalk.Struct(bytes, at, bytes.Length, fields);
+                ParquetNetThrift.Read<Parquet.Meta.PageHeader>(bytes, at, bytes.Length);
+                long compressed = fields.GetValueOrDefault((short)3, -1); // PageHeader.compressed_page_size
+                if (compressed < 0 || compressed > bytes.Length - body)
+                    throw new InvalidDataException($"column {column}: a page at offset {start + at:N0} claims {compressed:N0} bytes, "
+                        + $"{bytes.Length - body:N0} remain in its chunk");
+                at = body + (int)compressed;
+            }
+        }
+        stream.Position = position;
     }
 
     private static async Task<RecordTable> ReadAsync(Stream stream, string source)
@@ -55,6 +117,7 @@ public static class ParquetTable
         for (int g = 0; g < reader.RowGroupCount; g++)
         {
             using var group = reader.OpenRowGroupReader(g);
+            CheckPageHeaders(stream, group, readable.Select(r => r.Field.Name).ToHashSet());
             long count = group.RowCount;
             if (count < 0 || count > MaxRows - rows.Count)
                 throw new DataFileException(source, null, null,
