@@ -51,7 +51,9 @@ public static class HfExport
                 }
                 plain.LoadStateDict(state, strict: true, "merged model");
             }
-            HfModelFolder.SaveBertClassifier(plain, outputDirectory);
+            // The run's class names (a --data run's labels) become id2label/label2id, as transformers' pipelines print them.
+            var classes = prepared.Options.Classes(Path.Combine(outputDirectory, "config.json"))?.Names;
+            HfModelFolder.SaveBertClassifier(plain, outputDirectory, classes);
         }
         finally
         {

@@ -66,6 +66,11 @@ public class UserDataEndToEndTests
             Assert.That(read.Classes("run")!.Names, Is.EqualTo(splits.Labels.Names));
             Assert.That(JsonNode.Parse(File.ReadAllText(Path.Combine(modelDir, FineTuning.RunFile)))!["id2label"]!["2"]!.GetValue<string>(), Is.EqualTo("vehicle"));
             using var reloaded = FineTuning.Load(modelDir, Build);
+            var merged = Path.Combine(dir, "merged");
+            HfExport.WriteMerged(reloaded, merged);
+            var config = JsonNode.Parse(File.ReadAllText(Path.Combine(merged, "config.json")))!;
+            Assert.That(config["id2label"]!["2"]!.GetValue<string>(), Is.EqualTo("vehicle"), "the export keeps the run's class names");
+            Assert.That(config["label2id"]!["animal"]!.GetValue<int>(), Is.EqualTo(0));
             var jsonl = Predict(reloaded, tokenizer, Path.Combine(dir, "new.jsonl"));
             Assert.That(jsonl, Is.EqualTo(expected), "the reloaded run predicts exactly what the trained one did");
             var records = jsonl.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
