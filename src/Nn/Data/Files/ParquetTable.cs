@@ -61,7 +61,7 @@ public static class ParquetTable
         stream.ReadExactly(bytes);
         int end = ThriftCompactWalk.Struct(bytes, 0, bytes.Length);
         if (end != bytes.Length) throw new InvalidDataException($"the footer's metadata ends at byte {end:N0} of {footer:N0}");
-        ParquetNetThrift.Read<Parquet.Meta.FileMetaData>(bytes, 0, bytes.Length);
+        ParquetNetThrift.Check<Parquet.Meta.FileMetaData>(bytes, 0, bytes.Length);
         stream.Position = 0;
     }
 
@@ -89,7 +89,7 @@ public static class ParquetTable
             {
                 fields.Clear();
                 int body = ThriftCompactWalk.Struct(bytes, at, bytes.Length, fields);
-                ParquetNetThrift.Read<Parquet.Meta.PageHeader>(bytes, at, bytes.Length);
+                ParquetNetThrift.Check<Parquet.Meta.PageHeader>(bytes, at, bytes.Length);
                 long compressed = fields.GetValueOrDefault((short)3, -1); // PageHeader.compressed_page_size
                 if (compressed < 0 || compressed > bytes.Length - body)
                     throw new InvalidDataException($"column {column}: a page at offset {start + at:N0} claims {compressed:N0} bytes, "
