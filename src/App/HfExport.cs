@@ -1,7 +1,6 @@
 using Finetune.Nn;
 using Finetune.Nn.IO;
 using Finetune.Peft;
-using Finetune.Peft.Lora;
 
 namespace Finetune.App;
 
@@ -12,8 +11,12 @@ namespace Finetune.App;
 /// </summary>
 public static class HfExport
 {
-    /// <summary>Methods whose result is a plain model: LoRA folds B·A into W; the others trained base weights in place.</summary>
-    public static bool CanMerge(PeftConfig config) => config.PeftType is "LORA" or "FULL" or "LINEAR_PROBE" or "BITFIT" or "LN_TUNING";
+    /// <summary>
+    /// Methods whose result is a plain model: LoRA folds B·A into W and IA3 its vectors into W's rows or columns; the others
+    /// trained base weights in place.
+    /// </summary>
+    public static bool CanMerge(PeftConfig config) =>
+        config.PeftType is "LORA" or "IA3" or "FULL" or "LINEAR_PROBE" or "BITFIT" or "LN_TUNING";
 
     public static void Run(string runDirectory, string outputDirectory, bool merge)
     {
@@ -34,8 +37,8 @@ public static class HfExport
                 $"without --merge to get it in PEFT's layout");
         if (prepared.Model is not BertForSequenceClassification model)
             throw new ArgumentException($"export --merge: a {prepared.Model.GetType().Name} is not a BERT sequence classifier");
-        bool lora = config is LoraConfig;
-        if (lora) prepared.Peft.Merge();
+        bool adapter = config.PeftType is "LORA" or "IA3";
+        if (adapter) prepared.Peft.Merge();
         try
         {
             using var plain = new BertForSequenceClassification(new BertModel(model.Bert.Config, new Generator(0),
@@ -46,7 +49,7 @@ public static class HfExport
                 var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
                 foreach (var (path, p) in model.NamedParameters())
                 {
-                    if (path.Contains(".lora_", StringComparison.Ordinal)) continue;
+                    if (path.Contains(".lora_", StringComparison.Ordinal) || path.EndsWith(".ia3_l", StringComparison.Ordinal)) continue;
                     state[path.Replace(".base_layer.", ".", StringComparison.Ordinal)] = p.Value.Detach();
                 }
                 plain.LoadStateDict(state, strict: true, "merged model");
@@ -57,7 +60,7 @@ public static class HfExport
         }
         finally
         {
-            if (lora) prepared.Peft.Unmerge();
+            if (adapter) prepared.Peft.Unmerge();
         }
     }
 }

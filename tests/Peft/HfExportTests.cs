@@ -38,6 +38,7 @@ public class HfExportTests
     [TestCase("lora")]
     [TestCase("dora")]
     [TestCase("bitfit")]
+    [TestCase("ia3")]
     public void A_merged_export_is_a_plain_hf_folder_with_the_runs_logits(string method)
     {
         var (run, expected) = SavedRun(method);
@@ -47,7 +48,8 @@ public class HfExportTests
             HfExport.Run(run, output, merge: true);
             Assert.That(File.Exists(Path.Combine(output, "tokenizer.json")) && File.Exists(Path.Combine(output, "vocab.txt")));
             using var merged = HfModelFolder.LoadBertClassifier(output);
-            Assert.That(merged.NamedParameters().Select(p => p.Key), Has.None.Contains("lora_").And.None.Contains("base_layer"));
+            Assert.That(merged.NamedParameters().Select(p => p.Key), Has.None.Contains("lora_").And.None.Contains("base_layer")
+                .And.None.Contains("ia3_l"));
             double err = HfFixtures.MaxAbsDiff(Logits(merged), expected);
             TestContext.Out.WriteLine($"{method} merged: max |logit - run| = {err:E2}");
             Assert.That(err, Is.LessThan(1e-5));

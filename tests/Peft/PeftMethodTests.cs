@@ -182,6 +182,30 @@ public class PeftMethodTests
     }
 
     [Test]
+    public void Ia3_merged_equals_unmerged_and_unmerge_restores_the_base_exactly()
+    {
+        using var model = NewBert();
+        model.Eval();
+        using var peft = PeftModel.Apply(model, new Ia3Config());
+        Perturb(model);
+        var layers = peft.Layers<Ia3Linear>().ToList();
+        Assert.That(layers.Select(l => l.IsFeedforward).Distinct().Count(), Is.EqualTo(2), "both forms: scaled output and scaled input");
+        var before = layers.Select(l => (l.BaseLayer.Weight.Value.ToArray(), l.BaseLayer.Bias?.Value.ToArray())).ToList();
+        var unmerged = Logits(model);
+        peft.Merge();
+        double err = Logits(model).Zip(unmerged, (a, b) => Math.Abs(a - b)).Max();
+        TestContext.Out.WriteLine($"IA3 merged vs unmerged max abs error: {err:E2}");
+        Assert.That(err, Is.LessThan(1e-5));
+        Assert.That(layers.All(l => l.Merged));
+        model.Train();
+        Assert.Throws<InvalidOperationException>(() => Logits(model), "training a merged IA3 would give its vector no gradient");
+        model.Eval();
+        peft.Unmerge();
+        Assert.That(layers.Select(l => (l.BaseLayer.Weight.Value.ToArray(), l.BaseLayer.Bias?.Value.ToArray())), Is.EqualTo(before));
+        Assert.That(Logits(model), Is.EqualTo(unmerged));
+    }
+
+    [Test]
     public void Named_adapters_switch_and_disable_back_to_the_base_model()
     {
         using var model = NewBert();
