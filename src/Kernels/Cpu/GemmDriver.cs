@@ -152,6 +152,8 @@ internal sealed unsafe class GemmDriver
         float* aBase = _packA + (long)(i0 / mr) * kc * mr;
         int[] stateA = _stateA, stateB = _stateB;
         int panelA0 = i0 / mr;
+        // The epilogue runs on each tile right after its last k slice, while the tile is still in L1.
+        var epilogue = _pc + kc == _p.K ? _p.Epilogue : null;
         for (int panel = panel0; panel < panel1; panel++)
         {
             Ensure(stateB, panel, isA: false);
@@ -169,6 +171,7 @@ internal sealed unsafe class GemmDriver
                     body(kc, ap, bp, cBase + ir * ldc + j, ldc, alpha, beta);
                 else
                     EdgeTile(kc, ap, bp, cBase + ir * ldc + j, ldc, 1, rows, cols, alpha, beta);
+                epilogue?.Apply(cBase + ir * ldc + j, ldc, _ic + i0 + ir, _jc + j, rows, cols);
             }
         }
     }
