@@ -1,9 +1,9 @@
 namespace Finetune.Kernels.Cpu;
 
 /// <summary>
-/// What the packed GEMM does to a finished tile of C while it is still in L1 (at the last k slice): for element
+/// What the packed GEMM does to a finished block of C while it is still in L2 (after its last k slice): for element
 /// (i, j) with z = C[i, j] + bias[j], optionally keep z in <c>pre</c>, then C[i, j] = residual[i, j] + drop(act(z)).
-/// Every step is elementwise on final values, so where tile boundaries fall (threads, edge tiles, the unpacked path)
+/// Every step is elementwise on final values, so where block boundaries fall (threads, edge tiles, the unpacked path)
 /// does not change a bit. Dropout element (i, j) is stream element i·n + j, as the composed dropout over [m, n] draws.
 /// </summary>
 internal sealed unsafe class GemmEpilogue(int n, float* bias, EpilogueActivation activation, DropoutStream dropout, float* residual,
