@@ -14,13 +14,19 @@ public static class EpilogueTable
 {
     public static int Run(string[] args)
     {
-        int reps = Arg(args, "--reps", 7), rounds = Arg(args, "--rounds", 3), threads = Arg(args, "--threads", 1), tokens = Arg(args, "--tokens", 1024);
+        int reps = Arg(args, "--reps", 7), rounds = Arg(args, "--rounds", 3);
+        int threads = Arg(args, "--threads", 1), tokens = Arg(args, "--tokens", 1024);
         CpuParallel.Threads = threads;
-        Console.WriteLine($"GEMM epilogues, {tokens} tokens, {threads} thread(s), CPU ms per call (median of {reps}, best of {rounds} rounds)");
+        Console.WriteLine($"GEMM epilogues, {tokens} tokens, {threads} thread(s), CPU ms per call (median of {reps}, "
+            + $"best of {rounds} rounds)");
         Console.WriteLine("| layer | pass | fused ms | composed ms | composed / fused |");
         Console.WriteLine("|---|---|---|---|---|");
-        foreach (var (name, inF, outF, gelu) in new[] { ("ffn up + GELU", 384, 1536, true), ("ffn down + dropout + residual", 1536, 384, false),
-                     ("attention out + dropout + residual", 384, 384, false) })
+        var layers = new[]
+        {
+            ("ffn up + GELU", 384, 1536, true), ("ffn down + dropout + residual", 1536, 384, false),
+            ("attention out + dropout + residual", 384, 384, false),
+        };
+        foreach (var (name, inF, outF, gelu) in layers)
             foreach (bool backward in new[] { false, true })
             {
                 double fused = double.MaxValue, composed = double.MaxValue;

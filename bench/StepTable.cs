@@ -114,7 +114,8 @@ public static class StepTable
             + $"best of {rounds} rounds");
         Console.WriteLine("| measure | fused | composed | composed / fused |");
         Console.WriteLine("|---|---|---|---|");
-        foreach (var (name, key) in new[] { ("LoRA training step", "lora"), ("full training step", "full"), ("forward (eval, no grad)", "forward") })
+        var rows = new[] { ("LoRA training step", "lora"), ("full training step", "full"), ("forward (eval, no grad)", "forward") };
+        foreach (var (name, key) in rows)
             Console.WriteLine($"| {name} | {best[key + " fused"]:F3} s | {best[key + " composed"]:F3} s | "
                 + $"{best[key + " composed"] / best[key + " fused"]:F2}× |");
         return 0;

@@ -16,14 +16,15 @@ public class EpilogueParityTests : CudaFixture
         bool residual)
     {
         var shapes = new[] { new[] { tokens, inF }, new[] { outF, inF }, new[] { outF }, new[] { tokens, outF } };
-        var inputs = shapes.Select((s, i) => Tensor.FromArray(Random(s.Aggregate(1, (a, b) => a * b), -1f, 1f, 700 + (ulong)i), s, device).Keep())
+        var inputs = shapes
+            .Select((s, i) => Tensor.FromArray(Random(s.Aggregate(1, (a, b) => a * b), -1f, 1f, 700 + (ulong)i), s, device).Keep())
             .ToArray();
         foreach (var x in inputs) x.RequiresGrad = true;
         try
         {
             using var profiler = KernelProfiler.Start();
-            using var y = Tensor.LinearEpilogue(inputs[0], inputs[1], inputs[2], gelu ? EpilogueActivation.GeluErf : EpilogueActivation.None,
-                dropout, new Generator(9), residual ? inputs[3] : null);
+            var act = gelu ? EpilogueActivation.GeluErf : EpilogueActivation.None;
+            using var y = Tensor.LinearEpilogue(inputs[0], inputs[1], inputs[2], act, dropout, new Generator(9), residual ? inputs[3] : null);
             using var weights = Tensor.FromArray(Random((int)y.Count, -1f, 1f, 799), y.Shape.ToArray(), device);
             using var loss = (y * weights).Sum();
             loss.Backward();

@@ -115,7 +115,8 @@ internal readonly unsafe struct GemmProblem(bool transA, bool transB, int m, int
     /// <summary>Applied to each finished tile of C at the last k slice (never with <see cref="TransC"/>).</summary>
     public readonly GemmEpilogue? Epilogue = epilogue;
 
-    public GemmProblem At(float* a, float* b, float* c) => new(TransA, TransB, M, N, K, Alpha, a, Lda, b, Ldb, Beta, c, Ldc, TransC, Epilogue);
+    public GemmProblem At(float* a, float* b, float* c) =>
+        new(TransA, TransB, M, N, K, Alpha, a, Lda, b, Ldb, Beta, c, Ldc, TransC, Epilogue);
 
     /// <summary>The same product as Cᵀ = op(B)ᵀ·op(A)ᵀ.</summary>
     public GemmProblem Transposed() => new(!TransB, !TransA, N, M, K, Alpha, B, Ldb, A, Lda, Beta, C, Ldc, !TransC, Epilogue);

@@ -72,7 +72,7 @@ internal static unsafe class IndexKernels
         }
     }
 
-    /// <summary>Chunks are whole Philox blocks; each element depends on its index alone, so any thread count gives the same numbers.</summary>
+    /// <summary>Each element depends on its index alone, so any chunking or thread count gives the same numbers.</summary>
     public static void RandomUniform(ulong seed, ulong offset, long count, float low, float high, float* output)
     {
         nint po = (nint)output;

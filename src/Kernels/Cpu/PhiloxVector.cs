@@ -86,7 +86,8 @@ internal static unsafe class PhiloxVector
     {
         static abstract int Blocks { get; }
         static abstract TV Key(ulong seed, uint round);
-        /// <summary>Blocks counter, counter + 1, ...: words c0 | c1 &lt;&lt; 32 (the 64-bit counter, carries included), c2 = c3 = 0.</summary>
+        /// <summary>Blocks counter, counter + 1, ...: words c0 | c1 &lt;&lt; 32 (the 64-bit counter, carries included),
+        /// c2 = c3 = 0.</summary>
         static abstract TV Counters(ulong counter);
         /// <summary>(c0, c1, c2, c3) → (hi(M1·c2) ^ c1 ^ k0, lo(M1·c2), hi(M0·c0) ^ c3 ^ k1, lo(M0·c0)) in every 128-bit lane.</summary>
         static abstract TV Round(TV c, TV key);

@@ -146,15 +146,18 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
     private IEpilogueKernels Epilogues => inner as IEpilogueKernels
         ?? throw new NotSupportedException($"linear_epilogue: the {inner.Name} backend has no GEMM epilogue kernels");
 
-    /// <summary>Named by what the epilogue does (gemm_bias_gelu, gemm_bias_dropout_residual, ...), so a profile shows the fused path ran.</summary>
+    /// <summary>Named by what the epilogue does (gemm_bias_gelu, gemm_bias_dropout_residual, ...): a profile shows the fused path
+    /// ran.</summary>
     public void LinearEpilogue(Dense x, Dense weight, Dense? bias, Dense y, int rows, int inFeatures, int outFeatures,
         EpilogueActivation activation, DropoutStream dropout, Dense? residual, Dense? preActivation) =>
-        Time(EpilogueName(bias is not null, activation, dropout, residual is not null), $"[{rows}×{inFeatures}]·[{inFeatures}×{outFeatures}]",
+        Time(EpilogueName(bias is not null, activation, dropout, residual is not null),
+            $"[{rows}×{inFeatures}]·[{inFeatures}×{outFeatures}]",
             2.0 * rows * inFeatures * outFeatures + (activation == EpilogueActivation.GeluErf ? 20.0 : 2.0) * rows * outFeatures
                 + DropoutFlops(dropout, (double)rows * outFeatures),
             ((double)rows * inFeatures + (double)outFeatures * inFeatures
                 + (1.0 + (residual is null ? 0 : 1) + (preActivation is null ? 0 : 1)) * rows * outFeatures) * F,
-            () => Epilogues.LinearEpilogue(x, weight, bias, y, rows, inFeatures, outFeatures, activation, dropout, residual, preActivation));
+            () => Epilogues.LinearEpilogue(x, weight, bias, y, rows, inFeatures, outFeatures, activation, dropout, residual,
+                preActivation));
 
     public void DropoutBackward(Dense gy, Dense gx, long count, DropoutStream dropout) =>
         Time("dropout_backward", $"{count}", count + DropoutFlops(dropout, count), 2.0 * count * F,
