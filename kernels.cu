@@ -774,3 +774,35 @@ extern "C" __global__ void lora_down_backward_ga_f32(const float* x, const float
         ga[idx] = s;
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// GEMM epilogues (IEpilogueKernels): cuBLAS writes z = x·Wᵀ [rows, out]; one elementwise pass then makes
+// y = residual + drop(act(z + bias)) in place, keeping z + bias in pre when act's backward needs it. Dropout
+// element (t, o) is stream element t·out + o, drawn with the Fused LoRA family's Philox keep-scale, so the
+// composed dropout, the CPU epilogue and these kernels drop the same elements. Elementwise only: no shared
+// memory and no __syncthreads, so each host-device fiber runs straight through.
+// ---------------------------------------------------------------------------------------------------------
+
+extern "C" __global__ void linear_epilogue_f32(float* y, const float* bias, const float* residual, float* pre, long long rows,
+                                               int out, int gelu, unsigned long long seed, unsigned long long offset, float p,
+                                               float keep)
+{
+    long long n = rows * out;
+    for (long long e = global_thread(); e < n; e += grid_threads())
+    {
+        float z = y[e];
+        if (bias) z = __fadd_rn(z, bias[e % out]);
+        if (pre) pre[e] = z;
+        if (gelu) z = unary_apply(U_GELU_ERF, z, 0.0f);
+        if (p > 0.0f) z = __fmul_rn(z, lora_keep(seed, offset, e, p, keep));
+        if (residual) z = __fadd_rn(residual[e], z);
+        y[e] = z;
+    }
+}
+
+// gx = gy·keep-scale(e): dropout's backward with the mask drawn again.
+extern "C" __global__ void dropout_backward_f32(const float* gy, float* gx, long long n, unsigned long long seed,
+                                                unsigned long long offset, float p, float keep)
+{
+    for (long long e = global_thread(); e < n; e += grid_threads()) gx[e] = __fmul_rn(gy[e], lora_keep(seed, offset, e, p, keep));
+}

@@ -9,6 +9,10 @@ if (args.Length > 0 && args[0] == "step")
     return StepTable.Run(args[1..]);
 if (args.Length > 0 && args[0] == "fuzz")
     return FuzzRun.Run(args[1..]);
+if (args.Length > 0 && args[0] == "epilogue")
+    return EpilogueTable.Run(args[1..]);
+if (args.Length > 0 && args[0] == "philox")
+    return PhiloxTable.Run(args[1..]);
 if (args.Length > 0 && args[0] == "lora")
     return LoraTable.Run(args[1..]);
 if (args.Length > 0 && args[0] == "bdn")
@@ -17,8 +21,13 @@ if (args.Length > 0 && args[0] == "bdn")
     return 0;
 }
 Console.Error.WriteLine("usage: Finetune.Bench gemm [--threads N] [--quick] [--no-peer] [--kernel avx512|avx2|portable] [--kc N] [--mc N] [--nc N] [--only NAME]");
-Console.Error.WriteLine("       Finetune.Bench step [--batch 8] [--seq 128] [--reps 5] [--threads 2] [--rounds 2] [--profile forward|lora|full] [--device cpu|cuda|cuda:N|host]   MiniLM training step vs PyTorch, forward vs ONNX Runtime");
+Console.Error.WriteLine("       Finetune.Bench step [--batch 8] [--seq 128] [--reps 5] [--threads 2] [--rounds 2] "
+    + "[--profile forward|lora|full [--unfused]] [--epilogues] [--device cpu|cuda|cuda:N|host]   "
+    + "MiniLM training step vs PyTorch, forward vs ONNX Runtime");
 Console.Error.WriteLine("       Finetune.Bench fuzz [--mutants 1000000] [--seed 1] [--only safetensors]   every file reader under mutated inputs");
 Console.Error.WriteLine("       Finetune.Bench lora [--quick] [--only layer|step] [--reps 3] [--rounds 2] [--threads 2] [--no-peer]   fused vs unfused LoRA vs PyTorch");
+Console.Error.WriteLine("       Finetune.Bench epilogue [--threads 1] [--tokens 1024] [--reps 7] [--rounds 3]   "
+    + "fused GEMM epilogues vs composed ops, CPU time");
+Console.Error.WriteLine("       Finetune.Bench philox [--reps 50]   dropout uniforms per second: scalar, AVX2 and AVX-512 Philox");
 Console.Error.WriteLine("       Finetune.Bench bdn [BenchmarkDotNet arguments, e.g. --filter '*Gemm*']");
 return 2;

@@ -5,6 +5,7 @@ using Finetune.Kernels;
 using Finetune.Kernels.Cpu;
 using Finetune.Kernels.Cuda;
 using Finetune.Kernels.Profiling;
+using Finetune.Nn;
 using Finetune.Nn.IO;
 using Finetune.Nn.Optim;
 using Finetune.Nn.Training;
@@ -49,12 +50,15 @@ public static class StepTable
                 Console.WriteLine(profiler.Summary());
                 return clock.Elapsed.TotalSeconds;
             }
+            bool fused = !args.Contains("--unfused");
             _ = what == "forward"
-                ? EngineForward(device, ids, batch, seq, Profiled)
-                : EngineStep(new FineTuneOptions { Method = what, Device = device }, ids, batch, seq, Profiled);
+                ? EngineForward(device, ids, batch, seq, Profiled, fused)
+                : EngineStep(new FineTuneOptions { Method = what, Device = device, Unfused = !fused }, ids, batch, seq, Profiled);
             return 0;
         }
         double Timed(Action step) => Median(reps, step);
+        if (args.Contains("--epilogues"))
+            return CompareEpilogues(device, ids, batch, seq, threads, rounds, Timed);
         string torchName = "PyTorch (unavailable)";
         for (int round = 0; round < rounds; round++)
         {
@@ -86,6 +90,43 @@ public static class StepTable
         return 0;
     }
 
+    /// <summary>
+    /// The encoder's GEMM epilogues fused and composed (LoRA stays fused in both), alternating within each round so load hits
+    /// both sides; each keeps its best median.
+    /// </summary>
+    private static int CompareEpilogues(Device device, int[] ids, int batch, int seq, int threads, int rounds, Func<Action, double> timed)
+    {
+        var best = new Dictionary<string, double>();
+        void Keep(string k, double v) => best[k] = best.TryGetValue(k, out var old) ? Math.Min(old, v) : v;
+        foreach (int round in Enumerable.Range(0, rounds))
+            foreach (bool fused in new[] { true, false })
+            {
+                string side = fused ? "fused" : "composed";
+                foreach (var method in new[] { "lora", "full" })
+                    Keep($"{method} {side}", EngineStep(new FineTuneOptions { Method = method, Device = device }, ids, batch, seq, step =>
+                    {
+                        SetEpilogues(step.Prepared.Model, fused);
+                        return timed(step.Run);
+                    }));
+                Keep($"forward {side}", EngineForward(device, ids, batch, seq, timed, fused));
+            }
+        Console.WriteLine($"MiniLM-L6 on {device}, batch {batch} × {seq} tokens, {threads} threads, GEMM epilogues fused vs composed, "
+            + $"best of {rounds} rounds");
+        Console.WriteLine("| measure | fused | composed | composed / fused |");
+        Console.WriteLine("|---|---|---|---|");
+        var rows = new[] { ("LoRA training step", "lora"), ("full training step", "full"), ("forward (eval, no grad)", "forward") };
+        foreach (var (name, key) in rows)
+            Console.WriteLine($"| {name} | {best[key + " fused"]:F3} s | {best[key + " composed"]:F3} s | "
+                + $"{best[key + " composed"] / best[key + " fused"]:F2}× |");
+        return 0;
+    }
+
+    private static void SetEpilogues(Module model, bool fused)
+    {
+        foreach (var (_, m) in model.NamedModules())
+            if (m is BertEncoder encoder) encoder.FusedEpilogues = fused;
+    }
+
     private static int Arg(string[] args, string name, int fallback)
     {
         int i = Array.IndexOf(args, name);
@@ -108,15 +149,19 @@ public static class StepTable
     }
 
     /// <summary>Builds MiniLM with <paramref name="options"/> and hands <paramref name="measure"/> one training step to time.</summary>
-    internal static double EngineStep(FineTuneOptions options, int[] ids, int batch, int seq, Func<Action, double> measure)
+    internal static double EngineStep(FineTuneOptions options, int[] ids, int batch, int seq, Func<Action, double> measure) =>
+        EngineStep(options, ids, batch, seq, step => measure(step.Run));
+
+    private static double EngineStep(FineTuneOptions options, int[] ids, int batch, int seq, Func<TrainingStep, double> measure)
     {
         using var step = new TrainingStep(options, batch, seq);
-        return measure(step.Run);
+        return measure(step);
     }
 
-    private static double EngineForward(Device device, int[] ids, int batch, int seq, Func<Action, double> measure)
+    private static double EngineForward(Device device, int[] ids, int batch, int seq, Func<Action, double> measure, bool fused = true)
     {
         using var encoder = MiniLm.LoadModel();
+        encoder.Encoder.FusedEpilogues = fused;
         encoder.To(device);
         encoder.Eval();
         var mask = Enumerable.Repeat(1f, ids.Length).ToArray();

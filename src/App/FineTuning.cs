@@ -56,6 +56,7 @@ public static class FineTuning
             if (ids.Length == 0) throw new ArgumentException($"fine-tuning: the prompt init text '{text}' has no tokens");
             config = prompt with { Init = PromptInit.Vocabulary, InitTokenIds = ids };
         }
+        encoder.Encoder.FusedEpilogues = !options.Unfused;
         var model = new BertForSequenceClassification(encoder, options.Labels, options.Pooling, new Generator(options.Seed));
         return OnDevice(new PreparedClassifier(model, new BertTextClassifier(model), PeftModel.Apply<Module>(model, config), options));
     }
@@ -66,6 +67,7 @@ public static class FineTuning
     {
         options.Validate();
         var config = options.ToConfig(ModelFamily.Vit, encoder.Config.NumLayers);
+        encoder.Encoder.FusedEpilogues = !options.Unfused;
         var model = new VitForImageClassification(encoder, options.Labels, new Generator(options.Seed));
         return OnDevice(new PreparedClassifier(model, new VitImageClassifier(model), PeftModel.Apply<Module>(model, config), options));
     }

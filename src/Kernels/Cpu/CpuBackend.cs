@@ -1,7 +1,7 @@
 namespace Finetune.Kernels.Cpu;
 
 /// <summary>The reference backend: native, 64-byte aligned host memory and vectorised, multi-threaded kernels.</summary>
-public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels
+public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels, IEpilogueKernels
 {
     public static readonly CpuBackend Instance = new();
 
@@ -196,6 +196,17 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels
 
     public void RandomNormal(ulong seed, ulong offset, long count, float mean, float std, Dense output) =>
         IndexKernels.RandomNormal(seed, offset, count, mean, std, F(output));
+
+    public void LinearEpilogue(Dense x, Dense weight, Dense? bias, Dense y, int rows, int inFeatures, int outFeatures,
+        EpilogueActivation activation, DropoutStream dropout, Dense? residual, Dense? preActivation)
+    {
+        var epilogue = new GemmEpilogue(outFeatures, bias is { } b ? F(b) : null, activation, dropout, residual is { } r ? F(r) : null,
+            preActivation is { } p ? F(p) : null);
+        GemmPacked.Sgemm(false, true, rows, outFeatures, inFeatures, 1f, F(x), inFeatures, 0, F(weight), inFeatures, 0, 0f, F(y),
+            outFeatures, 0, 1, epilogue);
+    }
+
+    public void DropoutBackward(Dense gy, Dense gx, long count, DropoutStream dropout) => PhiloxDropout.Apply(dropout, F(gy), F(gx), count);
 
     public void LoraDown(Dense x, Dense a, Dense u, int rows, int inFeatures, int rank, DropoutStream dropout) =>
         LoraKernels.Down(F(x), F(a), F(u), rows, inFeatures, rank, dropout);

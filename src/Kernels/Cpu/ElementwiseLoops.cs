@@ -10,19 +10,24 @@ internal static unsafe class ElementwiseLoops
     public static void Unary<T>(float* x, float* y, long n, float arg) where T : struct, IUnaryFn
     {
         nint px = (nint)x, py = (nint)y;
-        CpuParallel.For(n, Grain, (start, end) =>
-        {
-            float* xs = (float*)px, ys = (float*)py;
-            long i = start;
-            if (Vector256.IsHardwareAccelerated)
-            {
-                var va = Vector256.Create(arg);
-                for (; i + 8 <= end; i += 8)
-                    Vector256.Store(T.Apply(Vector256.Load(xs + i), va), ys + i);
-            }
-            for (; i < end; i++) ys[i] = T.Apply(xs[i], arg);
-        });
+        CpuParallel.For(n, Grain, (start, end) => UnaryRow<T>((float*)px + start, (float*)py + start, (int)(end - start), arg));
     }
+
+    /// <summary>y = f(x) over one contiguous row on the calling thread (fused kernels run it on data already in cache).</summary>
+    public static void UnaryRow<T>(float* x, float* y, int n, float arg) where T : struct, IUnaryFn
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(arg);
+            for (; i + 8 <= n; i += 8)
+                Vector256.Store(T.Apply(Vector256.Load(x + i), va), y + i);
+        }
+        for (; i < n; i++) y[i] = T.Apply(x[i], arg);
+    }
+
+    /// <summary>c = a op b over contiguous rows of n elements on the calling thread.</summary>
+    public static void BinaryRow<T>(float* a, float* b, float* c, int n) where T : struct, IBinaryFn => BinaryRow<T>(a, 1, b, 1, c, 1, n);
 
     public static void UnaryGrad<T>(float* x, float* y, float* gy, float* gx, long n, float arg) where T : struct, IUnaryFn
     {

@@ -21,6 +21,8 @@ internal sealed unsafe class GemmDriver
     // and compute share one parallel region instead of two separated by a barrier.
     private int[] _stateA = [], _stateB = [];
     private const int Unpacked = 0, Packing = 1, Ready = 2;
+    /// <summary>Widest block of C when an epilogue runs on it, so the finished block still fits in L2 (MC × 256 floats).</summary>
+    private const int EpilogueColumns = 256;
     private readonly Action<long, long> _computeBody;
 
     private GemmDriver()
@@ -92,6 +94,7 @@ internal sealed unsafe class GemmDriver
             if (_mBlocks < want) _nBlocks = Math.Min(_panelsB, (want + _mBlocks - 1) / _mBlocks);
         }
         _nBlockPanels = (_panelsB + _nBlocks - 1) / _nBlocks;
+        if (_p.Epilogue is not null) _nBlockPanels = Math.Min(_nBlockPanels, Math.Max(1, EpilogueColumns / _k.Nr));
         _nBlocks = (_panelsB + _nBlockPanels - 1) / _nBlockPanels;
     }
 
@@ -152,6 +155,7 @@ internal sealed unsafe class GemmDriver
         float* aBase = _packA + (long)(i0 / mr) * kc * mr;
         int[] stateA = _stateA, stateB = _stateB;
         int panelA0 = i0 / mr;
+
         for (int panel = panel0; panel < panel1; panel++)
         {
             Ensure(stateB, panel, isA: false);
@@ -170,6 +174,13 @@ internal sealed unsafe class GemmDriver
                 else
                     EdgeTile(kc, ap, bp, cBase + ir * ldc + j, ldc, 1, rows, cols, alpha, beta);
             }
+        }
+        // After the last k slice the block (at most MC × EpilogueColumns) is still in L2: the epilogue walks it row by row, so
+        // the residual streams and the dropout draws long runs, where a micro-tile at a time missed on every residual line.
+        if (_p.Epilogue is { } epilogue && _pc + kc == _p.K)
+        {
+            int j0 = panel0 * nr;
+            epilogue.Apply(cBase + j0, ldc, _ic + i0, _jc + j0, mc, Math.Min(panel1 * nr, _nc) - j0);
         }
     }
 

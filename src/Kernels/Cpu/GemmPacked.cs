@@ -37,8 +37,15 @@ public static unsafe class GemmPacked
 
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, long strideA, float* b, int ldb, long strideB,
-        float beta, float* c, int ldc, long strideC, int batch)
+        float beta, float* c, int ldc, long strideC, int batch) =>
+        Sgemm(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch, null);
+
+    /// <summary>As above, with <paramref name="epilogue"/> applied to C's tiles as they finish (batch 1 only).</summary>
+    internal static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, long strideA, float* b, int ldb, long strideB,
+        float beta, float* c, int ldc, long strideC, int batch, GemmEpilogue? epilogue)
     {
+        if (epilogue is not null && batch > 1) throw new ArgumentException($"Sgemm: an epilogue needs batch 1, got {batch}");
         if (m < 0 || n < 0 || k < 0 || batch < 0)
             throw new ArgumentOutOfRangeException(nameof(m), $"Sgemm: negative size m={m} n={n} k={k} batch={batch}");
         if (m == 0 || n == 0 || batch == 0) return;
@@ -47,7 +54,7 @@ public static unsafe class GemmPacked
             throw new ArgumentException($"Sgemm: leading dimensions too small (m={m} n={n} k={k} transA={transA} transB={transB} lda={lda} "
                 + $"ldb={ldb} ldc={ldc})");
 
-        var p = new GemmProblem(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        var p = new GemmProblem(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epilogue: epilogue);
         long work = (long)m * n * Math.Max(k, 1);
         // Many small matrices: one thread per matrix beats splitting each one. A shared C (strideC == 0)
         // accumulates over the batch in order, so it stays sequential.
@@ -77,13 +84,17 @@ public static unsafe class GemmPacked
         if (p.K == 0 || p.Alpha == 0f)
         {
             GemmDirect.ScaleC(in p);
+            p.Epilogue?.Apply(p.C, p.Ldc, 0, 0, p.M, p.N);
             return;
         }
         long work = (long)p.M * p.N * p.K;
         // Packing pays off only when each packed element is reused enough; every choice here depends on the shape alone.
         if (work <= SmallWork || p.M <= 2)
+        {
             GemmDirect.Run(in p, parallel);
-        else if (2 * p.N <= kernel.Nr && p.M > p.N)
+            p.Epilogue?.Apply(p.C, p.Ldc, 0, 0, p.M, p.N); // small: one pass after the product costs little
+        }
+        else if (2 * p.N <= kernel.Nr && p.M > p.N && p.Epilogue is null)
             GemmDriver.Run(p.Transposed(), kernel, parallel); // narrow C (e.g. a LoRA rank): compute Cᵀ so the wide tile
                                                               // dimension runs along m
         else
@@ -93,7 +104,7 @@ public static unsafe class GemmPacked
 
 /// <summary>One matrix of a (possibly batched) SGEMM call.</summary>
 internal readonly unsafe struct GemmProblem(bool transA, bool transB, int m, int n, int k, float alpha,
-    float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool transC = false)
+    float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool transC = false, GemmEpilogue? epilogue = null)
 {
     public readonly bool TransA = transA, TransB = transB;
     /// <summary>C is stored transposed: element (i, j) lives at C[j·ldc + i].</summary>
@@ -101,11 +112,14 @@ internal readonly unsafe struct GemmProblem(bool transA, bool transB, int m, int
     public readonly int M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc;
     public readonly float Alpha = alpha, Beta = beta;
     public readonly float* A = a, B = b, C = c;
+    /// <summary>Applied to each finished tile of C at the last k slice (never with <see cref="TransC"/>).</summary>
+    public readonly GemmEpilogue? Epilogue = epilogue;
 
-    public GemmProblem At(float* a, float* b, float* c) => new(TransA, TransB, M, N, K, Alpha, a, Lda, b, Ldb, Beta, c, Ldc, TransC);
+    public GemmProblem At(float* a, float* b, float* c) =>
+        new(TransA, TransB, M, N, K, Alpha, a, Lda, b, Ldb, Beta, c, Ldc, TransC, Epilogue);
 
     /// <summary>The same product as Cᵀ = op(B)ᵀ·op(A)ᵀ.</summary>
-    public GemmProblem Transposed() => new(!TransB, !TransA, N, M, K, Alpha, B, Ldb, A, Lda, Beta, C, Ldc, !TransC);
+    public GemmProblem Transposed() => new(!TransB, !TransA, N, M, K, Alpha, B, Ldb, A, Lda, Beta, C, Ldc, !TransC, Epilogue);
 }
 
 /// <summary>A micro-kernel and its tile shape.</summary>

@@ -72,8 +72,13 @@ internal static unsafe class IndexKernels
         }
     }
 
-    public static void RandomUniform(ulong seed, ulong offset, long count, float low, float high, float* output) =>
-        ForEachBlock<UniformLane>(seed, offset, count, output, low, high - low);
+    /// <summary>Each element depends on its index alone, so any chunking or thread count gives the same numbers.</summary>
+    public static void RandomUniform(ulong seed, ulong offset, long count, float low, float high, float* output)
+    {
+        nint po = (nint)output;
+        var map = new UniformMap(low, high - low);
+        CpuParallel.For(count, 1 << 16, (s, e) => PhiloxVector.Generate(seed, offset, s, e - s, (float*)po + s, map));
+    }
 
     public static void RandomNormal(ulong seed, ulong offset, long count, float mean, float std, float* output) =>
         ForEachBlock<NormalLane>(seed, offset, count, output, mean, std);
@@ -81,12 +86,6 @@ internal static unsafe class IndexKernels
     private interface ILaneValue
     {
         static abstract float Of((uint, uint, uint, uint) block, int lane, float shift, float scale);
-    }
-
-    private struct UniformLane : ILaneValue
-    {
-        public static float Of((uint, uint, uint, uint) block, int lane, float shift, float scale) =>
-            shift + scale * Philox.ToUnit(Philox.Lane(block, lane));
     }
 
     private struct NormalLane : ILaneValue

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Finetune.Kernels.Profiling;
 
 /// <summary>Times each kernel of an inner backend and reports its FLOPs and bytes moved to the active profiler.</summary>
-internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) : IBackend, ILoraKernels
+internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) : IBackend, ILoraKernels, IEpilogueKernels
 {
     private const double F = 4; // bytes per float32
 
@@ -142,4 +142,28 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
             ((ga is null ? 0.0 : (double)rows * inFeatures) + (gx is null ? 0.0 : 2.0 * rows * inFeatures)
                 + (double)rows * rank + 2.0 * rank * inFeatures) * F,
             () => Lora.LoraDownBackward(x, a, gu, ga, gx, rows, inFeatures, rank, dropout));
+
+    private IEpilogueKernels Epilogues => inner as IEpilogueKernels
+        ?? throw new NotSupportedException($"linear_epilogue: the {inner.Name} backend has no GEMM epilogue kernels");
+
+    /// <summary>Named by what the epilogue does (gemm_bias_gelu, gemm_bias_dropout_residual, ...): a profile shows the fused path
+    /// ran.</summary>
+    public void LinearEpilogue(Dense x, Dense weight, Dense? bias, Dense y, int rows, int inFeatures, int outFeatures,
+        EpilogueActivation activation, DropoutStream dropout, Dense? residual, Dense? preActivation) =>
+        Time(EpilogueName(bias is not null, activation, dropout, residual is not null),
+            $"[{rows}×{inFeatures}]·[{inFeatures}×{outFeatures}]",
+            2.0 * rows * inFeatures * outFeatures + (activation == EpilogueActivation.GeluErf ? 20.0 : 2.0) * rows * outFeatures
+                + DropoutFlops(dropout, (double)rows * outFeatures),
+            ((double)rows * inFeatures + (double)outFeatures * inFeatures
+                + (1.0 + (residual is null ? 0 : 1) + (preActivation is null ? 0 : 1)) * rows * outFeatures) * F,
+            () => Epilogues.LinearEpilogue(x, weight, bias, y, rows, inFeatures, outFeatures, activation, dropout, residual,
+                preActivation));
+
+    public void DropoutBackward(Dense gy, Dense gx, long count, DropoutStream dropout) =>
+        Time("dropout_backward", $"{count}", count + DropoutFlops(dropout, count), 2.0 * count * F,
+            () => Epilogues.DropoutBackward(gy, gx, count, dropout));
+
+    internal static string EpilogueName(bool bias, EpilogueActivation activation, DropoutStream dropout, bool residual) =>
+        "gemm" + (bias ? "_bias" : "") + (activation == EpilogueActivation.GeluErf ? "_gelu" : "") + (dropout.Active ? "_dropout" : "")
+            + (residual ? "_residual" : "");
 }

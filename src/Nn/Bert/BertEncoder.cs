@@ -17,6 +17,16 @@ public sealed class BertEncoder : Module
 
     public BertLayer this[int index] => (BertLayer)_layers[index];
 
+    /// <summary>GEMM epilogues in every layer (the default) or the composed ops (<c>--unfused</c>): one switch for the model.</summary>
+    public bool FusedEpilogues
+    {
+        get => Enumerable.Range(0, Count).All(i => this[i].FusedEpilogues);
+        set
+        {
+            for (int i = 0; i < Count; i++) this[i].FusedEpilogues = value;
+        }
+    }
+
     public Tensor Forward(Tensor x, Tensor? additiveMask)
     {
         using var profileScope = ProfileScope();

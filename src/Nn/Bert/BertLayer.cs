@@ -32,15 +32,27 @@ public sealed class BertLayer : Module
         if (PreLayerNorm)
         {
             var normed = attn.Output.LayerNorm.Forward(x);
-            var h = x + Adapt(Hooks.AttentionAdapter, normed, attn.Output.Project(attn.Self.Forward(normed, additiveMask)));
+            var h = Residual(Hooks.AttentionAdapter, attn.Output, normed, attn.Self.Forward(normed, additiveMask), x);
             var normedH = ffnOut.LayerNorm.Forward(h);
-            return h + Adapt(Hooks.OutputAdapter, normedH, ffnOut.Project(Intermediate.Forward(normedH)));
+            return Residual(Hooks.OutputAdapter, ffnOut, normedH, Intermediate.Forward(normedH), h);
         }
-        var h1 = attn.Output.LayerNorm.Forward(x + Adapt(Hooks.AttentionAdapter, x,
-            attn.Output.Project(attn.Self.Forward(x, additiveMask))));
-        return ffnOut.LayerNorm.Forward(h1 + Adapt(Hooks.OutputAdapter, h1, ffnOut.Project(Intermediate.Forward(h1))));
+        var h1 = attn.Output.LayerNorm.Forward(Residual(Hooks.AttentionAdapter, attn.Output, x, attn.Self.Forward(x, additiveMask), x));
+        return ffnOut.LayerNorm.Forward(Residual(Hooks.OutputAdapter, ffnOut, h1, Intermediate.Forward(h1), h1));
     }
 
-    private Tensor Adapt(string hook, Tensor input, Tensor output) =>
-        FindChild<ISublayerAdapter>(hook) is { } adapter ? adapter.Forward(input, output) : output;
+    /// <summary>
+    /// residual + adapter(sublayer input, projection) with an adapter on <paramref name="hook"/>; otherwise residual + projection,
+    /// which the projection may fuse into its GEMM's epilogue.
+    /// </summary>
+    private Tensor Residual(string hook, BertProjection projection, Tensor sublayerInput, Tensor projectionInput, Tensor residual) =>
+        FindChild<ISublayerAdapter>(hook) is { } adapter
+            ? residual + adapter.Forward(sublayerInput, projection.Project(projectionInput))
+            : projection.ProjectAdd(projectionInput, residual);
+
+    /// <summary>GEMM epilogues in this layer's projections (see <see cref="BertProjection.Fused"/>) or composed ops.</summary>
+    public bool FusedEpilogues
+    {
+        get => Intermediate.Fused && Attention.Output.Fused && Output.Fused;
+        set => Intermediate.Fused = Attention.Output.Fused = Output.Fused = value;
+    }
 }
