@@ -11,6 +11,8 @@ if (args.Length > 0 && args[0] == "fuzz")
     return FuzzRun.Run(args[1..]);
 if (args.Length > 0 && args[0] == "lora")
     return LoraTable.Run(args[1..]);
+if (args.Length > 0 && args[0] == "profile-overhead")
+    return ProfileOverhead.Run(args[1..]);
 if (args.Length > 0 && args[0] == "bdn")
 {
     BenchmarkSwitcher.FromAssembly(typeof(GemmTable).Assembly).Run(args[1..]);
@@ -20,5 +22,8 @@ Console.Error.WriteLine("usage: Finetune.Bench gemm [--threads N] [--quick] [--n
 Console.Error.WriteLine("       Finetune.Bench step [--batch 8] [--seq 128] [--reps 5] [--threads 2] [--rounds 2] [--profile forward|lora|full] [--device cpu|cuda|cuda:N|host]   MiniLM training step vs PyTorch, forward vs ONNX Runtime");
 Console.Error.WriteLine("       Finetune.Bench fuzz [--mutants 1000000] [--seed 1] [--only safetensors]   every file reader under mutated inputs");
 Console.Error.WriteLine("       Finetune.Bench lora [--quick] [--only layer|step] [--reps 3] [--rounds 2] [--threads 2] [--no-peer]   fused vs unfused LoRA vs PyTorch");
+Console.Error.WriteLine("       Finetune.Bench lora --kernels [--quick]   each CPU LoRA kernel beside the base GEMMs (1 thread, CPU time)");
+Console.Error.WriteLine("       Finetune.Bench profile-overhead [--reps 9] [--method lora] [--device cpu]   "
+    + "a training step with and without the profiler");
 Console.Error.WriteLine("       Finetune.Bench bdn [BenchmarkDotNet arguments, e.g. --filter '*Gemm*']");
 return 2;
