@@ -19,8 +19,8 @@ public static unsafe class LoraKernelTable
         Console.WriteLine($"CPU LoRA kernels, dropout 0.1, 1 thread, thread CPU time, fastest of {reps} (ms)");
         Console.WriteLine();
         Console.WriteLine("| h | tokens | r | base fwd GEMM | base dX GEMM | lora_down | lora_up | lora_up_backward | lora_down_backward | "
-            + "LoRA / base |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            + "lora_down_backward, keep bits | LoRA / base |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (int h in hiddens)
             foreach (int t in tokens)
                 foreach (int r in ranks)
@@ -43,9 +43,13 @@ public static unsafe class LoraKernelTable
             double up = Time(reps, () => LoraKernels.Up(u, b, y, t, h, r, 2f));
             double upB = Time(reps, () => LoraKernels.UpBackward(g, u, b, gu, gb, t, h, r, 2f));
             double downB = Time(reps, () => LoraKernels.DownBackward(x, a, gu, ga, gx, t, h, r, drop));
+            var bits = (byte*)NativeMemory.AlignedAlloc((nuint)((long)t * ((h + 7) / 8) + 64), 64);
+            LoraKernels.Down(x, a, u, t, h, r, drop, bits);
+            double downBits = Time(reps, () => LoraKernels.DownBackward(x, a, gu, ga, gx, t, h, r, drop, bits));
+            NativeMemory.AlignedFree(bits);
             string F(double v) => v.ToString("F3", CultureInfo.InvariantCulture);
-            Console.WriteLine($"| {h} | {t} | {r} | {F(fwd)} | {F(dx)} | {F(down)} | {F(up)} | {F(upB)} | {F(downB)} | "
-                + $"{(down + up + upB + downB) / (fwd + dx):P0} |");
+            Console.WriteLine($"| {h} | {t} | {r} | {F(fwd)} | {F(dx)} | {F(down)} | {F(up)} | {F(upB)} | {F(downB)} | {F(downBits)} | "
+                + $"{(down + up + upB + downBits) / (fwd + dx):P0} |");
         }
         finally
         {
