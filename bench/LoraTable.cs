@@ -49,6 +49,7 @@ public static class LoraTable
         if (args.Contains("--kernels"))
             return LoraKernelTable.Run(shapes.Select(s => s.Hidden).ToArray(), tokens, ranks, Math.Max(reps, 20));
         if (only is "all" or "layer") LayerTable(shapes, tokens, ranks, dropout, threads, reps, rounds, peer);
+        if (only is "all" or "qkv") QkvTable(shapes, tokens, ranks, dropout, threads, reps, rounds);
         if (only is "all" or "adapter") AdapterTable(shapes, tokens, threads, reps, rounds);
         if (only is "all" or "step") StepRows(threads, reps, rounds);
         return 0;
@@ -143,6 +144,70 @@ public static class LoraTable
             if (ShowProfile) Console.WriteLine($"{what}:\n{profiler.Summary(12)}");
         }
         return new Timing(Typical(fwd), Typical(bwd), Typical(step), fwdBytes, bwdBytes);
+    }
+
+    /// <summary>
+    /// LoRA on query, key and value of one x: the fused QKV op against three fused layers and three composed layers, forward
+    /// and backward of the three outputs.
+    /// </summary>
+    private static void QkvTable((string Name, int Hidden)[] shapes, int[] tokens, int[] ranks, float dropout, int threads, int reps,
+        int rounds)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"LoRA on query, key and value of one x (h→h each), dropout {dropout}, x requires grad; {threads} threads, "
+            + $"{Clock}, {(UseMinimum ? "minimum" : "median")} of {reps}, best of {rounds} rounds (ms)");
+        Console.WriteLine();
+        Console.WriteLine("| shape | tokens | r | f+b QKV op | f+b 3 fused layers | f+b 3 unfused layers | 3 fused / QKV | "
+            + "3 unfused / QKV | MB QKV | MB 3 fused |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var (name, h) in shapes)
+            foreach (int t in tokens)
+                foreach (int r in ranks)
+                {
+                    Timing? qkv = null, three = null, composed = null;
+                    for (int round = 0; round < rounds; round++)
+                    {
+                        qkv = Timing.Best(qkv, MeasureQkv(h, t, r, dropout, 0, reps));
+                        three = Timing.Best(three, MeasureQkv(h, t, r, dropout, 1, reps));
+                        composed = Timing.Best(composed, MeasureQkv(h, t, r, dropout, 2, reps));
+                    }
+                    Console.WriteLine($"| {name} {h} | {t} | {r} | {qkv!.Step:F2} | {three!.Step:F2} | {composed!.Step:F2} | "
+                        + $"{three.Step / qkv.Step:F2}× | {composed.Step / qkv.Step:F2}× | {qkv.Bytes / 1e6:F1} | "
+                        + $"{three.Bytes / 1e6:F1} |");
+                }
+    }
+
+    /// <summary>path 0: the QKV op; 1: three fused layers; 2: three composed layers.</summary>
+    private static Timing MeasureQkv(int h, int tokens, int rank, float dropout, int path, int reps)
+    {
+        var g = new Generator(1);
+        var shared = new Generator(2);
+        var layers = Enumerable.Range(0, 3)
+            .Select(_ => new LoraLinear(new Linear(h, h, true, g), rank, 16f / rank, dropout, shared) { Fused = path != 2 }).ToArray();
+        foreach (var layer in layers)
+            using (var b = Tensor.Normal(new[] { h, rank }, 0f, 0.02f, g)) layer.LoraB.Weight.CopyFrom(b);
+        using var x = Tensor.Normal(new[] { tokens, h }, 0f, 1f, g);
+        x.RequiresGrad = true;
+        using var dy = Tensor.Normal(new[] { 3 * tokens, h }, 0f, 1f, g);
+        try
+        {
+            return Measure(() =>
+            {
+                var ys = path == 0
+                    ? Tensor.LoraQkv(x, layers[0].FusedProjection(x.Device)!, layers[1].FusedProjection(x.Device)!,
+                        layers[2].FusedProjection(x.Device)!)
+                    : layers.Select(l => l.Forward(x)).ToArray();
+                return Tensor.Concat(ys, 0);
+            }, dy, () =>
+            {
+                x.ZeroGrad();
+                foreach (var layer in layers) layer.ZeroGrad();
+            }, reps);
+        }
+        finally
+        {
+            foreach (var layer in layers) layer.Dispose();
+        }
     }
 
     /// <summary>The bottleneck adapter (reduction 16, ReLU, scale 4, parallel form) fused and composed, forward + backward.</summary>
