@@ -6,17 +6,18 @@ using Finetune.Kernels.Cpu;
 namespace Finetune.Bench;
 
 /// <summary>
-/// `bench lora --kernels`: each CPU LoRA kernel alone beside the base GEMMs of the same layer (x·Wᵀ and dY·W), one thread,
-/// thread CPU time, the fastest of many repetitions, so a loaded machine disturbs the comparison as little as it can. The
+/// `bench lora --kernels`: each CPU LoRA kernel alone beside the base GEMMs of the same layer (x·Wᵀ and dY·W), one thread and
+/// thread CPU time (or --threads N and wall time), the fastest of many repetitions, so a loaded machine disturbs the comparison as little as it can. The
 /// LoRA kernels' share of the base GEMMs is what the fused layer adds to the work both paths share.
 /// </summary>
 public static unsafe class LoraKernelTable
 {
-    public static int Run(int[] hiddens, int[] tokens, int[] ranks, int reps)
+    public static int Run(int[] hiddens, int[] tokens, int[] ranks, int reps, int threads = 1)
     {
-        CpuParallel.Threads = 1;
-        BenchClock.CpuTime = true;
-        Console.WriteLine($"CPU LoRA kernels, dropout 0.1, 1 thread, thread CPU time, fastest of {reps} (ms)");
+        CpuParallel.Threads = threads;
+        BenchClock.CpuTime = threads == 1;
+        Console.WriteLine($"CPU LoRA kernels, dropout 0.1, {threads} thread(s), {(threads == 1 ? "thread CPU time" : "wall time")}, "
+            + $"fastest of {reps} (ms)");
         Console.WriteLine();
         Console.WriteLine("| h | tokens | r | base fwd GEMM | base dX GEMM | lora_down | lora_up | lora_up_backward | lora_down_backward | "
             + "lora_down_backward, keep bits | LoRA / base |");

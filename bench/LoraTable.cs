@@ -47,7 +47,8 @@ public static class LoraTable
         int[] ranks = quick ? new[] { 8, 16 } : new[] { 8, 16, 64 };
         var shapes = quick ? Shapes[..2] : Shapes;
         if (args.Contains("--kernels"))
-            return LoraKernelTable.Run(shapes.Select(s => s.Hidden).ToArray(), tokens, ranks, Math.Max(reps, 20));
+            return LoraKernelTable.Run(shapes.Select(s => s.Hidden).ToArray(), tokens, ranks, Math.Max(reps, 20),
+                Arg(args, "--threads", 1));
         if (only is "all" or "layer") LayerTable(shapes, tokens, ranks, dropout, threads, reps, rounds, peer);
         if (only is "all" or "qkv") QkvTable(shapes, tokens, ranks, dropout, threads, reps, rounds);
         if (only is "all" or "adapter") AdapterTable(shapes, tokens, threads, reps, rounds);
