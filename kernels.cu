@@ -775,6 +775,43 @@ extern "C" __global__ void lora_down_backward_ga_f32(const float* x, const float
     }
 }
 
+// QKV form: up to three adapters of one x (query, key, value) in one launch. Each part keeps its own dropout stream, so
+// the results equal separate lora_down / lora_down_backward_gx launches; unused parts have rank 0.
+#define FT_LORA_PART(n) const float* a##n, float* u##n, int r##n, unsigned long long s##n, unsigned long long o##n, float p##n, float k##n
+
+// u_p[t, j] = Σᵢ drop_p(x)[t, i]·A_p[j, i] for every part; a block's rows are still in cache for the next part.
+extern "C" __global__ void lora_down_qkv_f32(const float* x, long long rows, int in, FT_LORA_PART(0), FT_LORA_PART(1), FT_LORA_PART(2))
+{
+    lora_row_dots(x, a0, in, 1, u0, rows, in, r0, 1.0f, s0, o0, p0, k0);
+    lora_row_dots(x, a1, in, 1, u1, rows, in, r1, 1.0f, s1, o1, p1, k1);
+    lora_row_dots(x, a2, in, 1, u2, rows, in, r2, 1.0f, s2, o2, p2, k2);
+}
+
+__device__ __forceinline__ float lora_part_term(const float* a, const float* gu, int rank, long long t, int i, int in, long long idx,
+                                                unsigned long long seed, unsigned long long offset, float p, float keep)
+{
+    if (rank == 0) return 0.0f;
+    float s = 0.0f;
+    for (int j = 0; j < rank; j++) s += gu[t * rank + j] * a[(long long)j * in + i];
+    return __fmul_rn(lora_keep(seed, offset, idx, p, keep), s);
+}
+
+// gx[t, i] += Σ_p keep_p(t·in + i)·Σⱼ gu_p[t, j]·A_p[j, i]: the three low-rank terms of dX in one pass (u_p holds gu_p).
+extern "C" __global__ void lora_down_backward_qkv_gx_f32(float* gx, long long rows, int in, FT_LORA_PART(0), FT_LORA_PART(1),
+                                                         FT_LORA_PART(2))
+{
+    long long total = rows * in;
+    for (long long idx = global_thread(); idx < total; idx += grid_threads())
+    {
+        long long t = idx / in;
+        int i = (int)(idx % in);
+        float acc = lora_part_term(a0, u0, r0, t, i, in, idx, s0, o0, p0, k0);
+        acc += lora_part_term(a1, u1, r1, t, i, in, idx, s1, o1, p1, k1);
+        acc += lora_part_term(a2, u2, r2, t, i, in, idx, s2, o2, p2, k2);
+        gx[idx] += acc;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // GEMM epilogues (IEpilogueKernels): cuBLAS writes z = x·Wᵀ [rows, out]; one elementwise pass then makes
 // y = residual + drop(act(z + bias)) in place, keeping z + bias in pre when act's backward needs it. Dropout

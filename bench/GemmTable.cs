@@ -54,19 +54,8 @@ public static unsafe class GemmTable
     private static bool _cpuTime;
     private static int _rounds = 2;
 
-    [DllImport("libc", EntryPoint = "clock_gettime")]
-    private static extern int ClockGetTime(int clock, out TimeSpec ts);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec { public long Sec, Nsec; }
-
-    /// <summary>Seconds now: wall clock, or this thread's CPU time with --cpu-time (1 thread only; ignores time spent descheduled on a busy machine).</summary>
-    private static double Now()
-    {
-        if (!_cpuTime) return Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
-        ClockGetTime(3 /* CLOCK_THREAD_CPUTIME_ID */, out var ts);
-        return ts.Sec + ts.Nsec * 1e-9;
-    }
+    /// <summary>Seconds now: wall clock, or this thread's CPU time with --cpu-time (1 thread only).</summary>
+    private static double Now() => BenchClock.Now();
 
     public static int Run(string[] args)
     {
@@ -82,7 +71,7 @@ public static unsafe class GemmTable
                 case "--small": small = true; break;
                 case "--no-peer": peer = false; break;
                 case "--peak": KernelPeak(); return 0;
-                case "--cpu-time": _cpuTime = true; break;
+                case "--cpu-time": _cpuTime = BenchClock.CpuTime = true; break;
                 case "--rounds": _rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--compare": compare = args[++i]; break;
                 case "--only": only = args[++i]; break;

@@ -23,6 +23,9 @@ public static class LoraTable
     /// <summary>--profile: print each measured layer's kernel profile.</summary>
     private static bool ShowProfile;
 
+    /// <summary>--min: report the fastest repetition instead of the median (the least disturbed one on a loaded machine).</summary>
+    private static bool UseMinimum;
+
     private static readonly (string Name, int Hidden)[] Shapes = { ("MiniLM", 384), ("BERT-base", 768), ("BERT-large", 1024) };
 
     public static int Run(string[] args)
@@ -32,11 +35,22 @@ public static class LoraTable
         string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "all";
         float dropout = 0.1f;
         CpuParallel.Threads = threads;
+        BenchClock.CpuTime = args.Contains("--cpu-time");
+        if (BenchClock.CpuTime && threads != 1)
+        {
+            Console.Error.WriteLine("lora: --cpu-time needs --threads 1");
+            return 2;
+        }
         ShowProfile = args.Contains("--profile");
+        UseMinimum = args.Contains("--min");
         int[] tokens = quick ? new[] { 1024, 2048 } : new[] { 1024, 2048, 4096, 8192 };
         int[] ranks = quick ? new[] { 8, 16 } : new[] { 8, 16, 64 };
         var shapes = quick ? Shapes[..2] : Shapes;
+        if (args.Contains("--kernels"))
+            return LoraKernelTable.Run(shapes.Select(s => s.Hidden).ToArray(), tokens, ranks, Math.Max(reps, 20),
+                Arg(args, "--threads", 1));
         if (only is "all" or "layer") LayerTable(shapes, tokens, ranks, dropout, threads, reps, rounds, peer);
+        if (only is "all" or "qkv") QkvTable(shapes, tokens, ranks, dropout, threads, reps, rounds);
         if (only is "all" or "adapter") AdapterTable(shapes, tokens, threads, reps, rounds);
         if (only is "all" or "step") StepRows(threads, reps, rounds);
         return 0;
@@ -45,7 +59,8 @@ public static class LoraTable
     private static void LayerTable((string Name, int Hidden)[] shapes, int[] tokens, int[] ranks, float dropout, int threads, int reps, int rounds, bool peer)
     {
         using var torch = peer ? TorchPeer.Start("lora_torch.py", threads) : null;
-        Console.WriteLine($"LoRA Linear h→h, dropout {dropout}, x requires grad, base frozen; {threads} threads, median of {reps}, best of {rounds} rounds (ms)");
+        Console.WriteLine($"LoRA Linear h→h, dropout {dropout}, x requires grad, base frozen; {threads} threads, {Clock}, "
+            + $"{(UseMinimum ? "minimum" : "median")} of {reps}, best of {rounds} rounds (ms)");
         Console.WriteLine($"peer: {torch?.Describe() ?? "disabled with --no-peer"}");
         Console.WriteLine();
         Console.WriteLine("| shape | tokens | r | fwd fused | fwd unfused | fwd torch | bwd fused | bwd unfused | bwd torch | "
@@ -107,16 +122,16 @@ public static class LoraTable
         for (int i = 0; i < reps + 1; i++)
         {
             using var scope = TensorScope.Begin();
-            long t0 = Stopwatch.GetTimestamp();
+            double t0 = BenchClock.Now();
             var y = forward();
-            long t1 = Stopwatch.GetTimestamp();
+            double t1 = BenchClock.Now();
             y.Backward(dy);
-            long t2 = Stopwatch.GetTimestamp();
+            double t2 = BenchClock.Now();
             zeroGrads();
             if (i == 0) continue; // warm-up
-            fwd.Add(Ms(t1 - t0));
-            bwd.Add(Ms(t2 - t1));
-            step.Add(Ms(t2 - t0));
+            fwd.Add((t1 - t0) * 1e3);
+            bwd.Add((t2 - t1) * 1e3);
+            step.Add((t2 - t0) * 1e3);
         }
         double fwdBytes, bwdBytes;
         using (var scope = TensorScope.Begin())
@@ -129,7 +144,72 @@ public static class LoraTable
             zeroGrads();
             if (ShowProfile) Console.WriteLine($"{what}:\n{profiler.Summary(12)}");
         }
-        return new Timing(Median(fwd), Median(bwd), Median(step), fwdBytes, bwdBytes);
+        return new Timing(Typical(fwd), Typical(bwd), Typical(step), fwdBytes, bwdBytes);
+    }
+
+    /// <summary>
+    /// LoRA on query, key and value of one x: the fused QKV op against three fused layers and three composed layers, forward
+    /// and backward of the sum of the three outputs (two adds, the same in every path).
+    /// </summary>
+    private static void QkvTable((string Name, int Hidden)[] shapes, int[] tokens, int[] ranks, float dropout, int threads, int reps,
+        int rounds)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"LoRA on query, key and value of one x (h→h each), dropout {dropout}, x requires grad; {threads} threads, "
+            + $"{Clock}, {(UseMinimum ? "minimum" : "median")} of {reps}, best of {rounds} rounds (ms)");
+        Console.WriteLine();
+        Console.WriteLine("| shape | tokens | r | f+b QKV op | f+b 3 fused layers | f+b 3 unfused layers | 3 fused / QKV | "
+            + "3 unfused / QKV | MB QKV | MB 3 fused |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var (name, h) in shapes)
+            foreach (int t in tokens)
+                foreach (int r in ranks)
+                {
+                    Timing? qkv = null, three = null, composed = null;
+                    for (int round = 0; round < rounds; round++)
+                    {
+                        qkv = Timing.Best(qkv, MeasureQkv(h, t, r, dropout, 0, reps));
+                        three = Timing.Best(three, MeasureQkv(h, t, r, dropout, 1, reps));
+                        composed = Timing.Best(composed, MeasureQkv(h, t, r, dropout, 2, reps));
+                    }
+                    Console.WriteLine($"| {name} {h} | {t} | {r} | {qkv!.Step:F2} | {three!.Step:F2} | {composed!.Step:F2} | "
+                        + $"{three.Step / qkv.Step:F2}× | {composed.Step / qkv.Step:F2}× | {qkv.Bytes / 1e6:F1} | "
+                        + $"{three.Bytes / 1e6:F1} |");
+                }
+    }
+
+    /// <summary>path 0: the QKV op; 1: three fused layers; 2: three composed layers.</summary>
+    private static Timing MeasureQkv(int h, int tokens, int rank, float dropout, int path, int reps)
+    {
+        var g = new Generator(1);
+        var shared = new Generator(2);
+        var layers = Enumerable.Range(0, 3)
+            .Select(_ => new LoraLinear(new Linear(h, h, true, g), rank, 16f / rank, dropout, shared) { Fused = path != 2 }).ToArray();
+        foreach (var layer in layers)
+            using (var b = Tensor.Normal(new[] { h, rank }, 0f, 0.02f, g)) layer.LoraB.Weight.CopyFrom(b);
+        using var x = Tensor.Normal(new[] { tokens, h }, 0f, 1f, g);
+        x.RequiresGrad = true;
+        using var dy = Tensor.Normal(new[] { tokens, h }, 0f, 1f, g);
+        try
+        {
+            return Measure(() =>
+            {
+                var ys = path == 0
+                    ? Tensor.LoraQkv(x, layers[0].FusedProjection(x.Device)!, layers[1].FusedProjection(x.Device)!,
+                        layers[2].FusedProjection(x.Device)!)
+                    : layers.Select(l => l.Forward(x)).ToArray();
+                return ys[0] + ys[1] + ys[2]; // two adds, the same in every path
+
+            }, dy, () =>
+            {
+                x.ZeroGrad();
+                foreach (var layer in layers) layer.ZeroGrad();
+            }, reps);
+        }
+        finally
+        {
+            foreach (var layer in layers) layer.Dispose();
+        }
     }
 
     /// <summary>The bottleneck adapter (reduction 16, ReLU, scale 4, parallel form) fused and composed, forward + backward.</summary>
@@ -221,7 +301,11 @@ public static class LoraTable
         return (seconds, peak);
     }
 
+    private static string Clock => BenchClock.CpuTime ? "thread CPU time" : "wall time";
+
     private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+
+    private static double Typical(List<double> xs) => UseMinimum ? xs.Min() : Median(xs);
 
     private static double Median(List<double> xs)
     {

@@ -15,6 +15,8 @@ if (args.Length > 0 && args[0] == "philox")
     return PhiloxTable.Run(args[1..]);
 if (args.Length > 0 && args[0] == "lora")
     return LoraTable.Run(args[1..]);
+if (args.Length > 0 && args[0] == "profile-overhead")
+    return ProfileOverhead.Run(args[1..]);
 if (args.Length > 0 && args[0] == "bdn")
 {
     BenchmarkSwitcher.FromAssembly(typeof(GemmTable).Assembly).Run(args[1..]);
@@ -29,5 +31,8 @@ Console.Error.WriteLine("       Finetune.Bench lora [--quick] [--only layer|step
 Console.Error.WriteLine("       Finetune.Bench epilogue [--threads 1] [--tokens 1024] [--reps 7] [--rounds 3]   "
     + "fused GEMM epilogues vs composed ops, CPU time");
 Console.Error.WriteLine("       Finetune.Bench philox [--reps 50]   dropout uniforms per second: scalar, AVX2 and AVX-512 Philox");
+Console.Error.WriteLine("       Finetune.Bench lora --kernels [--quick]   each CPU LoRA kernel beside the base GEMMs (1 thread, CPU time)");
+Console.Error.WriteLine("       Finetune.Bench profile-overhead [--reps 9] [--method lora] [--device cpu]   "
+    + "a training step with and without the profiler");
 Console.Error.WriteLine("       Finetune.Bench bdn [BenchmarkDotNet arguments, e.g. --filter '*Gemm*']");
 return 2;

@@ -4,13 +4,21 @@ namespace Finetune.Kernels;
 /// The fused LoRA kernels a backend may provide beside <see cref="IBackend"/> (a backend without them runs LoRA
 /// composed). For x [rows, in], A [rank, in], B [out, rank] and scale s, the layer is
 /// y = x·Wᵀ + b + s·(drop(x)·Aᵀ)·Bᵀ; the base GEMM is <see cref="IBackend.Gemm"/>, these kernels do the rest with
-/// u = drop(x)·Aᵀ [rows, rank] the only intermediate. Dropout is regenerated from <see cref="DropoutStream"/> in
-/// backward, never stored. Element (t, i) of x uses stream element t·in + i.
+/// u = drop(x)·Aᵀ [rows, rank] the only intermediate. Dropout is drawn from <see cref="DropoutStream"/> inside the kernels,
+/// never stored as floats: backward draws it again, or reads the keep bits the forward wrote where
+/// <see cref="StoresKeepBits"/>. Element (t, i) of x uses stream element t·in + i.
 /// </summary>
 public interface ILoraKernels
 {
-    /// <summary>u[t, j] = Σᵢ drop(x)[t, i]·A[j, i].</summary>
-    void LoraDown(Dense x, Dense a, Dense u, int rows, int inFeatures, int rank, DropoutStream dropout);
+    /// <summary>
+    /// True when <see cref="LoraDown"/> can write the dropout's keep bits and the backward kernels read them, which is
+    /// cheaper here than drawing the Philox stream again (1 bit per element of x: row t at byte t·⌈in/8⌉, element i at
+    /// bit i % 8 of byte i / 8). False: the backward draws the dropout again and the bits are never passed.
+    /// </summary>
+    bool StoresKeepBits { get; }
+
+    /// <summary>u[t, j] = Σᵢ drop(x)[t, i]·A[j, i]; writes the keep bits too when <paramref name="keepBits"/> is given.</summary>
+    void LoraDown(Dense x, Dense a, Dense u, int rows, int inFeatures, int rank, DropoutStream dropout, Dense? keepBits = null);
 
     /// <summary>y[t, o] += s·Σⱼ u[t, j]·B[o, j], in place: no [rows, out] temporary.</summary>
     void LoraUp(Dense u, Dense b, Dense y, int rows, int outFeatures, int rank, float scale);
@@ -22,9 +30,23 @@ public interface ILoraKernels
     void LoraUpBackward(Dense g, Dense u, Dense b, Dense gu, Dense? gb, int rows, int outFeatures, int rank, float scale);
 
     /// <summary>
-    /// One pass over x with the dropout regenerated: gA[j, i] = Σₜ gu[t, j]·drop(x)[t, i] (overwritten) when
-    /// <paramref name="ga"/> is given, and gx[t, i] += mask[t, i]·Σⱼ gu[t, j]·A[j, i] (accumulated onto the base
-    /// path's g·W) when <paramref name="gx"/> is given.
+    /// One pass over x with the dropout regenerated (or read from <paramref name="keepBits"/>): gA[j, i] = Σₜ gu[t, j]·drop(x)[t, i]
+    /// (overwritten) when <paramref name="ga"/> is given, and gx[t, i] += mask[t, i]·Σⱼ gu[t, j]·A[j, i] (accumulated onto
+    /// the base path's g·W) when <paramref name="gx"/> is given.
     /// </summary>
-    void LoraDownBackward(Dense x, Dense a, Dense gu, Dense? ga, Dense? gx, int rows, int inFeatures, int rank, DropoutStream dropout);
+    void LoraDownBackward(Dense x, Dense a, Dense gu, Dense? ga, Dense? gx, int rows, int inFeatures, int rank, DropoutStream dropout,
+        Dense? keepBits = null);
+
+    /// <summary>
+    /// <see cref="LoraDown"/> for up to three adapters of one input (query, key, value) in one pass over x: each part's
+    /// u = drop_p(x)·A_pᵀ with its own dropout stream, so the result equals three <see cref="LoraDown"/> calls.
+    /// </summary>
+    void LoraDownQkv(Dense x, LoraPart[] parts, int rows, int inFeatures);
+
+    /// <summary>
+    /// <see cref="LoraDownBackward"/> for up to three adapters of one input in one pass over x: each part's gA (when
+    /// given) from its gu (the part's U), and gx[t, i] += Σ_p mask_p[t, i]·Σⱼ gu_p[t, j]·A_p[j, i] when
+    /// <paramref name="gx"/> is given.
+    /// </summary>
+    void LoraDownBackwardQkv(Dense x, LoraPart[] parts, Dense? gx, int rows, int inFeatures);
 }

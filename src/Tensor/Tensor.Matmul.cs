@@ -190,15 +190,22 @@ public sealed partial class Tensor
     /// </summary>
     private static Tensor LinearOutput(Tensor x, Tensor weight, Tensor? bias)
     {
+        var c = Empty(x._shape[..^1].Append(weight._shape[0]).ToArray(), DType.Float32, x.Device);
+        LinearInto(x, weight, bias, c);
+        return c;
+    }
+
+    /// <summary>x·Wᵀ + b written into the contiguous tensor (or view) <paramref name="c"/> [rows…, out], outside autograd.</summary>
+    private static void LinearInto(Tensor x, Tensor weight, Tensor? bias, Tensor c)
+    {
         int outF = weight._shape[0], inF = weight._shape[1];
         int rows = (int)(x.Count / Math.Max(1, inF));
-        var c = Empty(x._shape[..^1].Append(outF).ToArray(), DType.Float32, x.Device);
         var flat = new[] { rows, outF };
-        if (bias is not null) x.Backend.Copy(DType.Float32, bias.BroadcastTo(flat), new Strided(c.Buffer, Layout.Contiguous(flat)));
+        if (bias is not null)
+            x.Backend.Copy(DType.Float32, bias.BroadcastTo(flat), new Strided(c.Buffer, Layout.Contiguous(flat, c._offset)));
         else if (inF == 0) x.Backend.Fill(c.Dense, c.Count, 0f);
         if (rows > 0 && inF > 0)
             x.Backend.Gemm(false, true, rows, outF, inF, 1f, x.Dense, inF, 0, weight.Dense, inF, 0, bias is null ? 0f : 1f, c.Dense,
                 outF, 0, 1);
-        return c;
     }
 }

@@ -27,13 +27,6 @@ public class FusedAdapterTests
             adapter.Parameters().Select(p => p.Grad!.ToArray()).ToArray(), profiler.Records.ToList(), forwardKernels);
     }
 
-    private static void AssertClose(float[] actual, float[] expected, string what)
-    {
-        double scale = expected.Max(v => Math.Abs((double)v)), worst = 0;
-        for (int i = 0; i < actual.Length; i++) worst = Math.Max(worst, Math.Abs((double)actual[i] - expected[i]));
-        Assert.That(worst, Is.LessThanOrEqualTo(1e-5 * Math.Max(scale, 1e-30)), $"{what}: max |fused - composed| {worst:G3} vs max |composed| {scale:G3}");
-    }
-
     [Test]
     public void Fused_adapter_matches_composed_forward_and_gradients(
         [Values(false, true)] bool parallel, [Values("relu", "gelu")] string activation, [Values(1f, 4f)] float scaling)
@@ -43,10 +36,11 @@ public class FusedAdapterTests
         using (var upBias = Tensor.Normal(new[] { 24 }, 0f, 0.5f, new Generator(8))) adapter.Parameters().ElementAt(3).CopyFrom(upBias);
         var composed = Run(adapter, false, sameInput: !parallel);
         var fused = Run(adapter, true, sameInput: !parallel);
-        AssertClose(fused.Y, composed.Y, "y");
-        AssertClose(fused.GradIn, composed.GradIn, "d input");
-        AssertClose(fused.GradOut, composed.GradOut, "d output");
-        for (int i = 0; i < fused.ParamGrads.Length; i++) AssertClose(fused.ParamGrads[i], composed.ParamGrads[i], $"parameter {i}");
+        FusedParity.AssertClose(fused.Y, composed.Y, "y");
+        FusedParity.AssertClose(fused.GradIn, composed.GradIn, "d input");
+        FusedParity.AssertClose(fused.GradOut, composed.GradOut, "d output");
+        for (int i = 0; i < fused.ParamGrads.Length; i++)
+            FusedParity.AssertClose(fused.ParamGrads[i], composed.ParamGrads[i], $"parameter {i}");
         // The fused forward adds bias, scale and residual inside the up GEMM: one add of [tokens, hidden] (the residual
         // plus the scaled bias), and no pass that scales or adds the adapter's output on its own.
         long tokensByHidden = 3 * 7 * 24;

@@ -12,8 +12,6 @@ namespace Finetune.Tests.Peft;
 /// </summary>
 public class FusedLoraTests
 {
-    private const double Tolerance = 1e-5;
-
     private sealed record Outcome(float[] Y, float[]? GradX, float[] GradA, float[] GradB, IReadOnlyList<KernelRecord> Kernels);
 
     private static LoraLinear Layer(int inF, int outF, int rank, float dropout, bool bias = true)
@@ -44,21 +42,12 @@ public class FusedLoraTests
             profiler.Records.ToList());
     }
 
-    private static void AssertClose(float[] actual, float[] expected, string what)
-    {
-        Assert.That(actual, Has.Length.EqualTo(expected.Length), what);
-        double scale = expected.Length == 0 ? 0 : expected.Max(v => Math.Abs((double)v));
-        double worst = 0;
-        for (int i = 0; i < actual.Length; i++) worst = Math.Max(worst, Math.Abs((double)actual[i] - expected[i]));
-        Assert.That(worst, Is.LessThanOrEqualTo(Tolerance * Math.Max(scale, 1e-30)), $"{what}: max |fused - composed| {worst:G3} vs max |composed| {scale:G3}");
-    }
-
     private static void AssertSame(Outcome fused, Outcome composed)
     {
-        AssertClose(fused.Y, composed.Y, "y");
-        if (composed.GradX is not null) AssertClose(fused.GradX!, composed.GradX, "dX");
-        AssertClose(fused.GradA, composed.GradA, "dA");
-        AssertClose(fused.GradB, composed.GradB, "dB");
+        FusedParity.AssertClose(fused.Y, composed.Y, "y");
+        if (composed.GradX is not null) FusedParity.AssertClose(fused.GradX!, composed.GradX, "dX");
+        FusedParity.AssertClose(fused.GradA, composed.GradA, "dA");
+        FusedParity.AssertClose(fused.GradB, composed.GradB, "dB");
     }
 
     private static void AssertFusedRan(Outcome o, bool dropoutDrawn)
@@ -109,7 +98,7 @@ public class FusedLoraTests
         using var layer = Layer(37, 29, 4, 0.1f);
         using var noGrad = GradMode.NoGrad();
         var fused = Run(layer, true, new[] { 11, 37 }, false);
-        AssertClose(fused.Y, Run(layer, false, new[] { 11, 37 }, false).Y, "y");
+        FusedParity.AssertClose(fused.Y, Run(layer, false, new[] { 11, 37 }, false).Y, "y");
         Assert.That(fused.Kernels.Select(k => k.Kernel), Has.None.EndsWith("_backward"));
     }
 
@@ -122,7 +111,7 @@ public class FusedLoraTests
         var unmerged = Run(layer, true, new[] { 5, 37 }, false);
         layer.Merge();
         var merged = Run(layer, true, new[] { 5, 37 }, false);
-        AssertClose(merged.Y, unmerged.Y, "merged y");
+        FusedParity.AssertClose(merged.Y, unmerged.Y, "merged y");
         Assert.That(merged.Kernels.Select(k => k.Kernel), Has.None.StartsWith("lora_"));
         layer.Unmerge();
     }

@@ -208,8 +208,10 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels, IE
 
     public void DropoutBackward(Dense gy, Dense gx, long count, DropoutStream dropout) => PhiloxDropout.Apply(dropout, F(gy), F(gx), count);
 
-    public void LoraDown(Dense x, Dense a, Dense u, int rows, int inFeatures, int rank, DropoutStream dropout) =>
-        LoraKernels.Down(F(x), F(a), F(u), rows, inFeatures, rank, dropout);
+    public bool StoresKeepBits => true;
+
+    public void LoraDown(Dense x, Dense a, Dense u, int rows, int inFeatures, int rank, DropoutStream dropout, Dense? keepBits = null) =>
+        LoraKernels.Down(F(x), F(a), F(u), rows, inFeatures, rank, dropout, Bits(keepBits));
 
     public void LoraUp(Dense u, Dense b, Dense y, int rows, int outFeatures, int rank, float scale) =>
         LoraKernels.Up(F(u), F(b), F(y), rows, outFeatures, rank, scale);
@@ -218,6 +220,19 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels, IE
         LoraKernels.UpBackward(F(g), F(u), F(b), F(gu), gb is { } d ? F(d) : null, rows, outFeatures, rank, scale);
 
     public void LoraDownBackward(Dense x, Dense a, Dense gu, Dense? ga, Dense? gx, int rows, int inFeatures, int rank,
-        DropoutStream dropout) =>
-        LoraKernels.DownBackward(F(x), F(a), F(gu), ga is { } d ? F(d) : null, gx is { } e ? F(e) : null, rows, inFeatures, rank, dropout);
+        DropoutStream dropout, Dense? keepBits = null) =>
+        LoraKernels.DownBackward(F(x), F(a), F(gu), ga is { } d ? F(d) : null, gx is { } e ? F(e) : null, rows, inFeatures, rank, dropout,
+            Bits(keepBits));
+
+    public void LoraDownQkv(Dense x, LoraPart[] parts, int rows, int inFeatures) =>
+        LoraKernels.Down(F(x), Parts(parts), rows, inFeatures);
+
+    public void LoraDownBackwardQkv(Dense x, LoraPart[] parts, Dense? gx, int rows, int inFeatures) =>
+        LoraKernels.DownBackward(F(x), Parts(parts), gx is { } d ? F(d) : null, rows, inFeatures);
+
+    private static byte* Bits(Dense? d) => d is { } b ? (byte*)F(b) : null;
+
+    private static LoraKernels.Part[] Parts(LoraPart[] parts) =>
+        parts.Select(p => new LoraKernels.Part(F(p.A), p.Rank, p.Dropout, F(p.U), p.GradA is { } g ? F(g) : null, Bits(p.KeepBits)))
+            .ToArray();
 }

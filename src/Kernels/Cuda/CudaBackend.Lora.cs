@@ -3,8 +3,12 @@ namespace Finetune.Kernels.Cuda;
 /// <summary>The fused LoRA kernels of kernels.cu (the "Fused LoRA" family): cuBLAS does the base GEMM, these the low-rank path.</summary>
 public sealed partial class CudaBackend : ILoraKernels
 {
-    public void LoraDown(Dense x, Dense a, Dense u, int rows, int inFeatures, int rank, DropoutStream dropout)
+    /// <summary>Philox on the GPU is cheaper than a trip through memory: the backward draws the dropout again.</summary>
+    public bool StoresKeepBits => false;
+
+    public void LoraDown(Dense x, Dense a, Dense u, int rows, int inFeatures, int rank, DropoutStream dropout, Dense? keepBits = null)
     {
+        NoKeepBits(keepBits);
         if (rows == 0) return;
         ulong px = F(x), pa = F(a), pu = F(u);
         Launch(KernelId.LoraDown, RowGrid(rows), RowBlock(inFeatures), k => k.Add(px).Add(pa).Add(pu).Add((long)rows).Add(inFeatures)
@@ -32,8 +36,9 @@ public sealed partial class CudaBackend : ILoraKernels
     }
 
     public void LoraDownBackward(Dense x, Dense a, Dense gu, Dense? ga, Dense? gx, int rows, int inFeatures, int rank,
-        DropoutStream dropout)
+        DropoutStream dropout, Dense? keepBits = null)
     {
+        NoKeepBits(keepBits);
         ulong px = F(x), pa = F(a), pgu = F(gu);
         if (gx is { } dx && rows > 0)
         {
@@ -45,5 +50,55 @@ public sealed partial class CudaBackend : ILoraKernels
         ulong pga = F(da);
         Launch(KernelId.LoraDownBackwardGa, GridFor((long)rank * inFeatures), new(Threads), k => k.Add(px).Add(pgu).Add(pga).Add((long)rows)
             .Add(inFeatures).Add(rank).Add(dropout.Seed).Add(dropout.Offset).Add(dropout.P).Add(dropout.KeepScale));
+    }
+
+    public void LoraDownQkv(Dense x, LoraPart[] parts, int rows, int inFeatures)
+    {
+        CheckParts(parts);
+        if (rows == 0) return;
+        ulong px = F(x);
+        Launch(KernelId.LoraDownQkv, RowGrid(rows), RowBlock(inFeatures), k => AddParts(k.Add(px).Add((long)rows).Add(inFeatures), parts));
+    }
+
+    public void LoraDownBackwardQkv(Dense x, LoraPart[] parts, Dense? gx, int rows, int inFeatures)
+    {
+        CheckParts(parts);
+        if (gx is { } dx && rows > 0)
+        {
+            ulong pgx = F(dx);
+            Launch(KernelId.LoraDownBackwardQkvGx, GridFor((long)rows * inFeatures), new(Threads),
+                k => AddParts(k.Add(pgx).Add((long)rows).Add(inFeatures), parts));
+        }
+        foreach (var part in parts)
+            if (part.GradA is { } ga) LoraDownBackward(x, part.A, part.U, ga, null, rows, inFeatures, part.Rank, part.Dropout);
+    }
+
+    /// <summary>The three part slots of the QKV kernels (A, u or gu, rank, dropout); unused slots have rank 0.</summary>
+    private ArgPack AddParts(ArgPack k, LoraPart[] parts)
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            if (i >= parts.Length)
+            {
+                k.Add(0UL).Add(0UL).Add(0).Add(0UL).Add(0UL).Add(0f).Add(1f);
+                continue;
+            }
+            var p = parts[i];
+            k.Add(F(p.A)).Add(F(p.U)).Add(p.Rank).Add(p.Dropout.Seed).Add(p.Dropout.Offset).Add(p.Dropout.P).Add(p.Dropout.KeepScale);
+        }
+        return k;
+    }
+
+    private static void CheckParts(LoraPart[] parts)
+    {
+        if (parts.Length is < 1 or > 3) throw new ArgumentException($"lora_down_qkv: {parts.Length} parts; the kernels take one to three");
+        foreach (var p in parts) NoKeepBits(p.KeepBits);
+    }
+
+    private static void NoKeepBits(Dense? keepBits)
+    {
+        if (keepBits is not null)
+            throw new NotSupportedException(
+                "lora: the CUDA backend draws the dropout again in backward (StoresKeepBits is false); pass no keep bits");
     }
 }

@@ -11,6 +11,7 @@ internal enum KernelId
     AdamW, RandomUniform, RandomNormal,
     LoraDown, LoraUp, LoraUpBackwardGu, LoraUpBackwardGb, LoraDownBackwardGx, LoraDownBackwardGa,
     LinearEpilogue, DropoutBackward,
+    LoraDownQkv, LoraDownBackwardQkvGx,
 }
 
 /// <summary>
@@ -32,6 +33,7 @@ internal static partial class CudaKernels
         ("lora_down_f32", 10), ("lora_up_f32", 7), ("lora_up_backward_gu_f32", 7), ("lora_up_backward_gb_f32", 7),
         ("lora_down_backward_gx_f32", 10), ("lora_down_backward_ga_f32", 10),
         ("linear_epilogue_f32", 11), ("dropout_backward_f32", 7),
+        ("lora_down_qkv_f32", 24), ("lora_down_backward_qkv_gx_f32", 24),
     };
 
     public static string Name(KernelId id) => Table[(int)id].Name;

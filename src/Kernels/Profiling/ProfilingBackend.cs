@@ -118,11 +118,13 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
     // Dropout costs about 14 flops per element (a Philox block is ~40 integer ops for four elements).
     private static double DropoutFlops(DropoutStream d, double elements) => d.Active ? 14 * elements : 0;
 
-    public void LoraDown(Dense x, Dense a, Dense u, int rows, int inFeatures, int rank, DropoutStream dropout) =>
+    public bool StoresKeepBits => inner is ILoraKernels { StoresKeepBits: true };
+
+    public void LoraDown(Dense x, Dense a, Dense u, int rows, int inFeatures, int rank, DropoutStream dropout, Dense? keepBits = null) =>
         Time("lora_down", $"[{rows}×{inFeatures}]·[{inFeatures}×{rank}]" + (dropout.Active ? " drop" : ""),
             2.0 * rows * inFeatures * rank + DropoutFlops(dropout, (double)rows * inFeatures),
-            ((double)rows * inFeatures + (double)rank * inFeatures + (double)rows * rank) * F,
-            () => Lora.LoraDown(x, a, u, rows, inFeatures, rank, dropout));
+            ((double)rows * inFeatures + (double)rank * inFeatures + (double)rows * rank) * F + BitBytes(keepBits, rows, inFeatures),
+            () => Lora.LoraDown(x, a, u, rows, inFeatures, rank, dropout, keepBits));
 
     public void LoraUp(Dense u, Dense b, Dense y, int rows, int outFeatures, int rank, float scale) =>
         Time("lora_up", $"[{rows}×{rank}]·[{rank}×{outFeatures}]", 2.0 * rows * outFeatures * rank,
@@ -135,13 +137,37 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
             () => Lora.LoraUpBackward(g, u, b, gu, gb, rows, outFeatures, rank, scale));
 
     public void LoraDownBackward(Dense x, Dense a, Dense gu, Dense? ga, Dense? gx, int rows, int inFeatures, int rank,
-        DropoutStream dropout) =>
-        Time("lora_down_backward", $"[{rows}×{inFeatures}] r{rank}" + (dropout.Active ? " drop" : ""),
-            ((ga is null ? 0.0 : 2.0) + (gx is null ? 0.0 : 2.0)) * rows * inFeatures * rank
-                + DropoutFlops(dropout, (double)rows * inFeatures),
-            ((ga is null ? 0.0 : (double)rows * inFeatures) + (gx is null ? 0.0 : 2.0 * rows * inFeatures)
-                + (double)rows * rank + 2.0 * rank * inFeatures) * F,
-            () => Lora.LoraDownBackward(x, a, gu, ga, gx, rows, inFeatures, rank, dropout));
+        DropoutStream dropout, Dense? keepBits = null) =>
+        Time("lora_down_backward", $"[{rows}×{inFeatures}] r{rank}" + (dropout.Active ? keepBits is null ? " drop" : " bits" : ""),
+            DownBackwardFlops(rows, inFeatures, rank, ga is not null, gx is not null, dropout, keepBits),
+            DownBackwardBytes(rows, inFeatures, rank, ga is not null, keepBits) + (gx is null ? 0.0 : 2.0 * rows * inFeatures * F),
+            () => Lora.LoraDownBackward(x, a, gu, ga, gx, rows, inFeatures, rank, dropout, keepBits));
+
+    public void LoraDownQkv(Dense x, LoraPart[] parts, int rows, int inFeatures) =>
+        Time("lora_down_qkv",
+            $"[{rows}×{inFeatures}] r{string.Join("+", parts.Select(p => p.Rank))}" + (parts.Any(p => p.Dropout.Active) ? " drop" : ""),
+            parts.Sum(p => 2.0 * rows * inFeatures * p.Rank + DropoutFlops(p.Dropout, (double)rows * inFeatures)),
+            (double)rows * inFeatures * F
+                + parts.Sum(p => ((double)p.Rank * inFeatures + (double)rows * p.Rank) * F + BitBytes(p.KeepBits, rows, inFeatures)),
+            () => Lora.LoraDownQkv(x, parts, rows, inFeatures));
+
+    public void LoraDownBackwardQkv(Dense x, LoraPart[] parts, Dense? gx, int rows, int inFeatures) =>
+        Time("lora_down_backward_qkv", $"[{rows}×{inFeatures}] r{string.Join("+", parts.Select(p => p.Rank))}",
+            parts.Sum(p => DownBackwardFlops(rows, inFeatures, p.Rank, p.GradA is not null, gx is not null, p.Dropout, p.KeepBits)),
+            (double)rows * inFeatures * F + (gx is null ? 0.0 : 2.0 * rows * inFeatures * F)
+                + parts.Sum(p => DownBackwardBytes(rows, inFeatures, p.Rank, false, p.KeepBits)),
+            () => Lora.LoraDownBackwardQkv(x, parts, gx, rows, inFeatures));
+
+    private static double BitBytes(Dense? keepBits, int rows, int inFeatures) => keepBits is null ? 0 : rows * ((inFeatures + 7) / 8.0);
+
+    // The dropout is drawn again unless the forward's keep bits are read.
+    private static double DownBackwardFlops(int rows, int inFeatures, int rank, bool ga, bool gx, DropoutStream dropout, Dense? keepBits) =>
+        ((ga ? 2.0 : 0.0) + (gx ? 2.0 : 0.0)) * rows * inFeatures * rank
+            + (keepBits is null ? DropoutFlops(dropout, (double)rows * inFeatures) : 0);
+
+    private static double DownBackwardBytes(int rows, int inFeatures, int rank, bool readsX, Dense? keepBits) =>
+        ((readsX ? (double)rows * inFeatures : 0.0) + (double)rows * rank + 2.0 * rank * inFeatures) * F
+            + BitBytes(keepBits, rows, inFeatures);
 
     private IEpilogueKernels Epilogues => inner as IEpilogueKernels
         ?? throw new NotSupportedException($"linear_epilogue: the {inner.Name} backend has no GEMM epilogue kernels");

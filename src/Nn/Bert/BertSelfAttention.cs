@@ -28,9 +28,8 @@ public sealed class BertSelfAttention : Module
     {
         using var profileScope = ProfileScope();
         int b = x.Size(0), t = x.Size(1);
-        var q = SplitHeads(Child<Layer>("query").Forward(x), b, t);
-        var keys = Child<Layer>("key").Forward(x);
-        var values = Child<Layer>("value").Forward(x);
+        var (queries, keys, values) = Project(x);
+        var q = SplitHeads(queries, b, t);
         int tk = t;
         if (FindChild<IKeyValuePrefix>(Hooks.Prefix) is { } prefix)
         {
@@ -52,6 +51,19 @@ public sealed class BertSelfAttention : Module
         var probs = Child<Layer>("dropout").Forward(scores.ScaledMaskedSoftmax(1f / MathF.Sqrt(HeadDim), additiveMask));
         var context = probs.Matmul(v);
         return context.Transpose(1, 2).Reshape(b, t, NumHeads * HeadDim);
+    }
+
+    /// <summary>Query, key and value of x: one fused LoRA op when all three offer one (LoRA_QKV), else the three layers.</summary>
+    private (Tensor Query, Tensor Key, Tensor Value) Project(Tensor x)
+    {
+        Layer query = Child<Layer>("query"), key = Child<Layer>("key"), value = Child<Layer>("value");
+        if (query is IFusedLoraProjection fq && key is IFusedLoraProjection fk && value is IFusedLoraProjection fv
+            && fq.FusedProjection(x.Device) is { } pq && fk.FusedProjection(x.Device) is { } pk && fv.FusedProjection(x.Device) is { } pv)
+        {
+            var qkv = Tensor.LoraQkv(x, pq, pk, pv);
+            return (qkv[0], qkv[1], qkv[2]);
+        }
+        return (query.Forward(x), key.Forward(x), value.Forward(x));
     }
 
     /// <summary>[B, T, H] → [B, heads, T, headDim] as a view.</summary>

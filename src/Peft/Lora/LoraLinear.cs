@@ -1,3 +1,4 @@
+using Finetune.Kernels;
 using Finetune.Nn;
 
 namespace Finetune.Peft.Lora;
@@ -9,7 +10,7 @@ namespace Finetune.Peft.Lora;
 /// magnitude m [out] learned and initialised to ‖W‖ (the norm is not differentiated, as in the DoRA paper §4.3).
 /// Children follow PEFT's names: <c>base_layer</c>, <c>lora_A</c>, <c>lora_B</c>, <c>lora_dropout</c>, <c>lora_magnitude_vector</c>.
 /// </summary>
-public sealed class LoraLinear : Layer, IWrappingLayer, IMergeableLayer
+public sealed class LoraLinear : Layer, IWrappingLayer, IMergeableLayer, IFusedLoraProjection
 {
     private Tensor? _mergedScale;
 
@@ -44,6 +45,12 @@ public sealed class LoraLinear : Layer, IWrappingLayer, IMergeableLayer
     /// </summary>
     public bool Fused { get; set; } = true;
 
+    /// <summary>
+    /// Lets self-attention run this layer with its query/key/value siblings as one fused op (<see cref="Tensor.LoraQkv"/>)
+    /// when all three are fused LoRA layers; false keeps it a separate layer call.
+    /// </summary>
+    public bool FusedQkv { get; set; } = true;
+
     /// <summary>DoRA's magnitude [out], or null for plain LoRA.</summary>
     public Parameter? Magnitude { get; }
 
@@ -62,19 +69,26 @@ public sealed class LoraLinear : Layer, IWrappingLayer, IMergeableLayer
             throw new InvalidOperationException("lora: the adapter is merged into the base weight, so it would get no gradient; call "
                 + "Unmerge() before training (or Eval() / GradMode.NoGrad() for inference)");
         if (Merged) return BaseLayer.Forward(input);
-        if (Fused && Magnitude is null && Tensor.HasFusedLora(input.Device))
-        {
-            var dropout = Child<Dropout>("lora_dropout");
-            var baseLayer = BaseLayer;
-            return Tensor.LoraLinear(input, baseLayer.Weight.Value, baseLayer.Bias?.Value, LoraA.Weight.Value, LoraB.Weight.Value, Scale,
-                Training ? dropout.P : 0f, dropout.Generator);
-        }
+        if (Operands(input.Device) is { } p)
+            return Tensor.LoraLinear(input, p.Weight, p.Bias, p.LoraA, p.LoraB, p.Scale, p.Dropout, p.Generator);
         var update = LoraB.Forward(LoraA.Forward(Child<Layer>("lora_dropout").Forward(input))) * Scale;
         if (Magnitude is null) return BaseLayer.Forward(input) + update;
         var w = BaseLayer.Weight.Value;
         var direction = input.Matmul(w.T) + update;
         var y = direction * (Magnitude.Value / RowNorms(w + LoraB.Weight.Value.Matmul(LoraA.Weight.Value) * Scale).Detach());
         return BaseLayer.Bias is { } bias ? y + bias.Value : y;
+    }
+
+    public LoraProjection? FusedProjection(Device device) => FusedQkv && !Merged ? Operands(device) : null;
+
+    /// <summary>What the fused op takes (dropout 0 outside training), or null when this layer runs composed.</summary>
+    private LoraProjection? Operands(Device device)
+    {
+        if (!Fused || Magnitude is not null || !Tensor.HasFusedLora(device)) return null;
+        var dropout = Child<Dropout>("lora_dropout");
+        var baseLayer = BaseLayer;
+        return new LoraProjection(baseLayer.Weight.Value, baseLayer.Bias?.Value, LoraA.Weight.Value, LoraB.Weight.Value, Scale,
+            Training ? dropout.P : 0f, dropout.Generator);
     }
 
     /// <summary>‖row‖₂ of a [out, in] weight → [out].</summary>
