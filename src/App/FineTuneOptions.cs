@@ -30,7 +30,8 @@ public sealed record FineTuneOptions
     public int? VirtualTokens { get; init; }
     public int? ReductionFactor { get; init; }
 
-    /// <summary>Run LoRA composed instead of with the fused kernels (<c>--unfused</c>): the same model with one switch flipped.</summary>
+    /// <summary>Run LoRA, adapters and attention composed instead of with the fused kernels (<c>--unfused</c>): the same model with
+    /// one switch flipped.</summary>
     public bool Unfused { get; init; }
 
     /// <summary>Prompt tuning on BERT: start the virtual tokens from the word embeddings of this text (PEFT's TEXT init).</summary>

@@ -1,7 +1,7 @@
 namespace Finetune.Kernels.Cpu;
 
 /// <summary>The reference backend: native, 64-byte aligned host memory and vectorised, multi-threaded kernels.</summary>
-public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels
+public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels, IAttentionKernels
 {
     public static readonly CpuBackend Instance = new();
 
@@ -209,4 +209,12 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels
     public void LoraDownBackward(Dense x, Dense a, Dense gu, Dense? ga, Dense? gx, int rows, int inFeatures, int rank,
         DropoutStream dropout) =>
         LoraKernels.DownBackward(F(x), F(a), F(gu), ga is { } d ? F(d) : null, gx is { } e ? F(e) : null, rows, inFeatures, rank, dropout);
+
+    public void AttentionForward(in AttentionShape shape, Dense q, Dense k, Dense v, Dense? mask, Dense o, Dense stats, DropoutStream dropout) =>
+        AttentionKernels.Forward(shape, F(q), F(k), F(v), mask is { } m ? F(m) : null, F(o), F(stats), dropout);
+
+    public void AttentionBackward(in AttentionShape shape, Dense q, Dense k, Dense v, Dense? mask, Dense o, Dense stats, Dense go,
+        Dense rowDot, Dense dq, Dense dk, Dense dv, DropoutStream dropout) =>
+        AttentionKernels.Backward(shape, F(q), F(k), F(v), mask is { } m ? F(m) : null, F(o), F(stats), F(go), F(rowDot), F(dq), F(dk), F(dv),
+            dropout);
 }
