@@ -42,7 +42,8 @@ public sealed partial class Tensor
             CheckSameDevice(op, query, additiveMask);
             var m = additiveMask._shape;
             if (m.Length != 4 || (m[0] != b && m[0] != 1) || m[1] != 1 || m[2] != 1 || m[3] != tk)
-                throw new ArgumentException($"{op}: mask {additiveMask.Describe()} must be [{b} or 1, 1, 1, {tk}] for key {key.Describe()}");
+                throw new ArgumentException(
+                    $"{op}: mask {additiveMask.Describe()} must be [{b} or 1, 1, 1, {tk}] for key {key.Describe()}");
             if (additiveMask.RequiresGrad && GradMode.IsEnabled)
                 throw new ArgumentException($"{op}: the mask {additiveMask.Describe()} is a constant here; a mask that needs a gradient "
                     + "runs composed (ScaledMaskedSoftmax)");
@@ -52,7 +53,8 @@ public sealed partial class Tensor
         if (!(dropout >= 0f && dropout < 1f))
             throw new ArgumentOutOfRangeException(nameof(dropout), dropout, $"{op}: dropout must be in [0, 1)");
         if (query.Buffer.Backend is not IAttentionKernels)
-            throw new NotSupportedException($"{op}: the {query.Device} backend has no fused attention (check Tensor.HasFusedAttention first)");
+            throw new NotSupportedException(
+                $"{op}: the {query.Device} backend has no fused attention (check Tensor.HasFusedAttention first)");
 
         var q = HeadContiguous(query);
         var k = HeadContiguous(key);
@@ -64,8 +66,8 @@ public sealed partial class Tensor
         var stats = Empty(new[] { b, heads, tq, 2 }, DType.Float32, query.Device);
         var g = generator ?? Generator.Default;
         var stream = dropout > 0f ? new DropoutStream(g.Seed, g.Reserve(shape.Probabilities), dropout) : DropoutStream.None;
-        if (y.Count > 0) ((IAttentionKernels)query.Backend).AttentionForward(shape, q.Base, k.Base, v.Base, mask?.Dense, y.Dense, stats.Dense,
-            stream);
+        if (y.Count > 0)
+            ((IAttentionKernels)query.Backend).AttentionForward(shape, q.Base, k.Base, v.Base, mask?.Dense, y.Dense, stats.Dense, stream);
         var saved = mask is null ? new[] { q, k, v, y, stats } : new[] { q, k, v, y, stats, mask };
         return Finish(y, op, new[] { query, key, value }, dy =>
         {

@@ -47,10 +47,12 @@ public class FusedAttentionModelTests
             var actual = fused.Grads[name];
             double scale = expected.Max(v => Math.Abs((double)v)), worst = 0;
             for (int i = 0; i < expected.Length; i++) worst = Math.Max(worst, Math.Abs((double)actual[i] - expected[i]));
-            Assert.That(worst, Is.LessThanOrEqualTo(1e-4 * Math.Max(scale, 1e-3)), $"{name}: max |fused - composed| {worst:G3} vs {scale:G3}");
+            Assert.That(worst, Is.LessThanOrEqualTo(1e-4 * Math.Max(scale, 1e-3)),
+                $"{name}: max |fused - composed| {worst:G3} vs {scale:G3}");
         }
         Assert.That(fused.Kernels, Does.Contain("attention_forward").And.Contain("attention_backward"), "the fused kernels ran");
-        Assert.That(fused.Kernels.Where(k => k.StartsWith("softmax", StringComparison.Ordinal)), Is.Empty, "no softmax kernel (the loss's log_softmax aside): no scores tensor");
+        Assert.That(fused.Kernels.Where(k => k.StartsWith("softmax", StringComparison.Ordinal)), Is.Empty,
+            "no softmax kernel (the loss's log_softmax aside): no scores tensor");
         Assert.That(composed.Kernels, Does.Not.Contain("attention_forward"), "Fused = false runs the composed ops");
         Assert.That(composed.Kernels.Where(k => k.StartsWith("softmax", StringComparison.Ordinal)), Is.Not.Empty);
     }

@@ -18,7 +18,8 @@ public class AttentionTests
 
     public sealed record Problem(int Batch, int Heads, int Tq, int Tk, int D, float Dropout, int PaddedKeys, bool FullyPaddedItem = false)
     {
-        public override string ToString() => $"B{Batch} H{Heads} Tq{Tq} Tk{Tk} d{D} p{Dropout} pad{PaddedKeys}{(FullyPaddedItem ? " allpad" : "")}";
+        public override string ToString() =>
+            $"B{Batch} H{Heads} Tq{Tq} Tk{Tk} d{D} p{Dropout} pad{PaddedKeys}{(FullyPaddedItem ? " allpad" : "")}";
     }
 
     private static float[] Random(int n, ulong seed)
@@ -186,8 +187,10 @@ public class AttentionTests
     {
         var q = Tensor.Zeros(new[] { 2, 3, 2, 4 });
         var k = Tensor.Zeros(new[] { 2, 5, 2, 4 });
-        Assert.That(() => Tensor.Attention(q, Tensor.Zeros(new[] { 2, 5, 2, 3 }), k, null, 1f), Throws.ArgumentException.With.Message.Contains("attention"));
-        Assert.That(() => Tensor.Attention(q, k, k, Tensor.Zeros(new[] { 2, 1, 3, 5 }), 1f), Throws.ArgumentException.With.Message.Contains("mask"));
+        Assert.That(() => Tensor.Attention(q, Tensor.Zeros(new[] { 2, 5, 2, 3 }), k, null, 1f),
+            Throws.ArgumentException.With.Message.Contains("attention"));
+        Assert.That(() => Tensor.Attention(q, k, k, Tensor.Zeros(new[] { 2, 1, 3, 5 }), 1f),
+            Throws.ArgumentException.With.Message.Contains("mask"));
         Assert.That(() => Tensor.Attention(q, k, k, null, 1f, 1f), Throws.InstanceOf<ArgumentOutOfRangeException>());
         Assert.That(() => Tensor.Attention(q, Tensor.Zeros(new[] { 2, 0, 2, 4 }), Tensor.Zeros(new[] { 2, 0, 2, 4 }), null, 1f),
             Throws.ArgumentException);

@@ -19,7 +19,10 @@ internal static class ProfileCommand
     public static Command Create()
     {
         var method = new Option<string>("--method") { Description = CommonOptions.MethodHelp, DefaultValueFactory = _ => "lora" };
-        var unfused = new Option<bool>("--unfused") { Description = "LoRA, adapters and attention as composed ops instead of the fused kernels" };
+        var unfused = new Option<bool>("--unfused")
+        {
+            Description = "LoRA, adapters and attention as composed ops instead of the fused kernels",
+        };
         var steps = new Option<int>("--steps") { Description = "steps to run; the last one is profiled", DefaultValueFactory = _ => 3 };
         var batch = new Option<int>("--batch-size") { Description = "examples per step", DefaultValueFactory = _ => 8 };
         var seq = new Option<int>("--max-length") { Description = "tokens per example", DefaultValueFactory = _ => 128 };

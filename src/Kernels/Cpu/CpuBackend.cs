@@ -210,11 +210,12 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels, IA
         DropoutStream dropout) =>
         LoraKernels.DownBackward(F(x), F(a), F(gu), ga is { } d ? F(d) : null, gx is { } e ? F(e) : null, rows, inFeatures, rank, dropout);
 
-    public void AttentionForward(in AttentionShape shape, Dense q, Dense k, Dense v, Dense? mask, Dense o, Dense stats, DropoutStream dropout) =>
+    public void AttentionForward(in AttentionShape shape, Dense q, Dense k, Dense v, Dense? mask, Dense o, Dense stats,
+        DropoutStream dropout) =>
         AttentionKernels.Forward(shape, F(q), F(k), F(v), mask is { } m ? F(m) : null, F(o), F(stats), dropout);
 
     public void AttentionBackward(in AttentionShape shape, Dense q, Dense k, Dense v, Dense? mask, Dense o, Dense stats, Dense go,
         Dense rowDot, Dense dq, Dense dk, Dense dv, DropoutStream dropout) =>
-        AttentionKernels.Backward(shape, F(q), F(k), F(v), mask is { } m ? F(m) : null, F(o), F(stats), F(go), F(rowDot), F(dq), F(dk), F(dv),
-            dropout);
+        AttentionKernels.Backward(shape, F(q), F(k), F(v), mask is { } m ? F(m) : null, F(o), F(stats), F(go), F(rowDot), F(dq), F(dk),
+            F(dv), dropout);
 }

@@ -150,7 +150,8 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
         $"[{s.Batch}×{s.Heads}] {s.QueryLength}×{s.KeyLength}·d{s.HeadDim}" + (d.Active ? " drop" : "");
 
     // Bytes: Q, K, V and the output once each (the point of the fusion: no [Tq, Tk] tensor goes through memory).
-    public void AttentionForward(in AttentionShape shape, Dense q, Dense k, Dense v, Dense? mask, Dense o, Dense stats, DropoutStream dropout)
+    public void AttentionForward(in AttentionShape shape, Dense q, Dense k, Dense v, Dense? mask, Dense o, Dense stats,
+        DropoutStream dropout)
     {
         var s = shape;
         double scores = s.Probabilities, rows = (double)s.Batch * s.Heads * s.QueryLength;
