@@ -10,6 +10,7 @@ internal enum KernelId
     LayerNorm, LayerNormBackwardDx, LayerNormBackwardDwDb, ValidateIndex, Gather, ScatterAdd, NllLoss, NllLossBackward,
     AdamW, RandomUniform, RandomNormal,
     LoraDown, LoraUp, LoraUpBackwardGu, LoraUpBackwardGb, LoraDownBackwardGx, LoraDownBackwardGa,
+    AttentionForward, AttentionBackwardDq, AttentionBackwardDkDv,
 }
 
 /// <summary>
@@ -30,6 +31,7 @@ internal static partial class CudaKernels
         ("nll_loss_f32", 7), ("nll_loss_backward_f32", 6), ("adamw_f32", 13), ("random_uniform_f32", 6), ("random_normal_f32", 6),
         ("lora_down_f32", 10), ("lora_up_f32", 7), ("lora_up_backward_gu_f32", 7), ("lora_up_backward_gb_f32", 7),
         ("lora_down_backward_gx_f32", 10), ("lora_down_backward_ga_f32", 10),
+        ("attention_forward_f32", 11), ("attention_backward_dq_f32", 14), ("attention_backward_dkdv_f32", 14),
     };
 
     public static string Name(KernelId id) => Table[(int)id].Name;
