@@ -11,6 +11,8 @@ if (args.Length > 0 && args[0] == "fuzz")
     return FuzzRun.Run(args[1..]);
 if (args.Length > 0 && args[0] == "lora")
     return LoraTable.Run(args[1..]);
+if (args.Length > 0 && args[0] == "attention")
+    return AttentionTable.Run(args[1..]);
 if (args.Length > 0 && args[0] == "bdn")
 {
     BenchmarkSwitcher.FromAssembly(typeof(GemmTable).Assembly).Run(args[1..]);
@@ -20,5 +22,6 @@ Console.Error.WriteLine("usage: Finetune.Bench gemm [--threads N] [--quick] [--n
 Console.Error.WriteLine("       Finetune.Bench step [--batch 8] [--seq 128] [--reps 5] [--threads 2] [--rounds 2] [--profile forward|lora|full] [--device cpu|cuda|cuda:N|host]   MiniLM training step vs PyTorch, forward vs ONNX Runtime");
 Console.Error.WriteLine("       Finetune.Bench fuzz [--mutants 1000000] [--seed 1] [--only safetensors]   every file reader under mutated inputs");
 Console.Error.WriteLine("       Finetune.Bench lora [--quick] [--only layer|step] [--reps 3] [--rounds 2] [--threads 2] [--no-peer]   fused vs unfused LoRA vs PyTorch");
+Console.Error.WriteLine("       Finetune.Bench attention [--batch 8] [--seq 128,512] [--reps 3] [--rounds 2] [--threads 2]   fused vs composed attention in MiniLM: step, forward, peak memory");
 Console.Error.WriteLine("       Finetune.Bench bdn [BenchmarkDotNet arguments, e.g. --filter '*Gemm*']");
 return 2;

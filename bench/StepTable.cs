@@ -5,6 +5,7 @@ using Finetune.Kernels;
 using Finetune.Kernels.Cpu;
 using Finetune.Kernels.Cuda;
 using Finetune.Kernels.Profiling;
+using Finetune.Nn;
 using Finetune.Nn.IO;
 using Finetune.Nn.Optim;
 using Finetune.Nn.Training;
@@ -114,9 +115,10 @@ public static class StepTable
         return measure(step.Run);
     }
 
-    private static double EngineForward(Device device, int[] ids, int batch, int seq, Func<Action, double> measure)
+    internal static double EngineForward(Device device, int[] ids, int batch, int seq, Func<Action, double> measure, bool fusedAttention = true)
     {
         using var encoder = MiniLm.LoadModel();
+        BertSelfAttention.SetFused(encoder, fusedAttention);
         encoder.To(device);
         encoder.Eval();
         var mask = Enumerable.Repeat(1f, ids.Length).ToArray();

@@ -57,7 +57,7 @@ public static class FineTuning
             config = prompt with { Init = PromptInit.Vocabulary, InitTokenIds = ids };
         }
         var model = new BertForSequenceClassification(encoder, options.Labels, options.Pooling, new Generator(options.Seed));
-        BertSelfAttention.SetFused(model, !options.Unfused);
+        BertSelfAttention.SetFused(model, !options.UnfusedAttention);
         return OnDevice(new PreparedClassifier(model, new BertTextClassifier(model), PeftModel.Apply<Module>(model, config), options));
     }
 
@@ -68,7 +68,7 @@ public static class FineTuning
         options.Validate();
         var config = options.ToConfig(ModelFamily.Vit, encoder.Config.NumLayers);
         var model = new VitForImageClassification(encoder, options.Labels, new Generator(options.Seed));
-        BertSelfAttention.SetFused(model, !options.Unfused);
+        BertSelfAttention.SetFused(model, !options.UnfusedAttention);
         return OnDevice(new PreparedClassifier(model, new VitImageClassifier(model), PeftModel.Apply<Module>(model, config), options));
     }
 

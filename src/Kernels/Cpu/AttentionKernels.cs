@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -6,34 +5,36 @@ namespace Finetune.Kernels.Cpu;
 
 /// <summary>
 /// Fused attention on the CPU (<see cref="IAttentionKernels"/>). Forward: one task per (batch, head, block of
-/// <see cref="QueryBlock"/> queries); keys go by blocks of <see cref="KeyBlock"/>, packed transposed so a 4×16 register
-/// tile of scores comes from broadcast-FMA, and an online softmax rescales the output rows once per key block. Backward:
-/// one task per (batch, head), which owns that head's dQ, dK and dV, so every sum runs in one fixed order and the bits
-/// do not depend on the thread count. The scores and probabilities live only in a [QueryBlock, KeyBlock] tile.
+/// <see cref="QueryBlock"/> queries); keys go by blocks of <see cref="KeyBlock"/> with an online softmax that rescales the
+/// output rows once per block. Backward: one task per (batch, head), which owns that head's dQ, dK and dV, so every sum
+/// runs in one fixed order and the bits do not depend on the thread count. All five products (Q·Kᵀ, P·V, dO·Vᵀ, Pᵀ·dO,
+/// dSᵀ·Q, dS·K) are one 4×16 broadcast-FMA register tile (<see cref="Tile"/>) over operands packed per block; the scores
+/// and probabilities live only in a [QueryBlock, KeyBlock] tile.
 /// </summary>
 internal static unsafe class AttentionKernels
 {
     public const int QueryBlock = 32, KeyBlock = 64;
 
-    // A task's tiles: packed Kᵀ and Vᵀ [d, KeyBlock], two score tiles, dropout keep-scales, and `rows` floats of
-    // accumulators (forward: output rows, max and sum per query; backward: dK and dV of a key block).
-    private readonly struct Scratch : IDisposable
+    /// <summary>A task's scratch: one aligned allocation handed out in 64-byte aligned pieces.</summary>
+    private sealed class Arena : IDisposable
     {
-        public readonly float* Kt, Vt, S, T, Keep, Rows;
+        private readonly float* _start;
+        private float* _next;
 
-        public Scratch(int d, long rows)
+        public Arena(long floats) => _next = _start = (float*)NativeMemory.AlignedAlloc((nuint)((floats + 16 * 16) * sizeof(float)), 64);
+
+        public float* Take(long floats)
         {
-            long n = 2L * d * KeyBlock + 2L * QueryBlock * KeyBlock + KeyBlock + rows;
-            Kt = (float*)NativeMemory.AlignedAlloc((nuint)(n * sizeof(float)), 64);
-            Vt = Kt + (long)d * KeyBlock;
-            S = Vt + (long)d * KeyBlock;
-            T = S + QueryBlock * KeyBlock;
-            Keep = T + QueryBlock * KeyBlock;
-            Rows = Keep + KeyBlock;
+            float* p = _next;
+            _next += (floats + 15) & ~15L;
+            return p;
         }
 
-        public void Dispose() => NativeMemory.AlignedFree(Kt);
+        public void Dispose() => NativeMemory.AlignedFree(_start);
     }
+
+    /// <summary>The head dim rounded up to the tile width: the row length of every packed [rows, d] operand.</summary>
+    private static int Padded(int d) => (d + 15) & ~15;
 
     public static void Forward(AttentionShape s, float* q, float* k, float* v, float* mask, float* o, float* stats, DropoutStream drop)
     {
@@ -41,71 +42,69 @@ internal static unsafe class AttentionKernels
         long tasks = (long)s.Batch * s.Heads * qBlocks;
         nint pq = (nint)q, pk = (nint)k, pv = (nint)v, pm = (nint)mask, po = (nint)o, pl = (nint)stats;
         long cost = 4L * QueryBlock * s.KeyLength * s.HeadDim;
+        int d = s.HeadDim, dp = Padded(d);
         CpuParallel.For(tasks, CpuParallel.Grain(cost, 1 << 18), (start, end) =>
         {
-            using var w = new Scratch(s.HeadDim, QueryBlock * (s.HeadDim + 2L));
+            using var w = new Arena((long)d * KeyBlock + (long)KeyBlock * dp + QueryBlock * KeyBlock + KeyBlock + QueryBlock * (dp + 2L));
+            float* kt = w.Take((long)d * KeyBlock), vp = w.Take((long)KeyBlock * dp), sc = w.Take(QueryBlock * KeyBlock);
+            float* keep = w.Take(KeyBlock), acc = w.Take(QueryBlock * dp), m = w.Take(QueryBlock), l = w.Take(QueryBlock);
             for (long t = start; t < end; t++)
             {
                 long bh = t / qBlocks;
                 int b = (int)(bh / s.Heads), h = (int)(bh % s.Heads), i0 = (int)(t % qBlocks) * QueryBlock;
-                ForwardBlock(s, b, h, i0, Math.Min(QueryBlock, s.QueryLength - i0), (float*)pq, (float*)pk, (float*)pv, (float*)pm,
-                    (float*)po, (float*)pl, drop, w);
+                int nq = Math.Min(QueryBlock, s.QueryLength - i0);
+                float* maskRow = pm == 0 ? null : (float*)pm + (long)b * s.MaskStride;
+                new Span<float>(acc, QueryBlock * dp).Clear();
+                new Span<float>(m, QueryBlock).Fill(float.NegativeInfinity);
+                new Span<float>(l, QueryBlock).Clear();
+                for (int j0 = 0; j0 < s.KeyLength; j0 += KeyBlock)
+                {
+                    int nk = Math.Min(KeyBlock, s.KeyLength - j0);
+                    PackTransposed((float*)pk + s.Key.At(b, j0, h), s.Key.Row, nk, d, kt);
+                    PackRows((float*)pv + s.Value.At(b, j0, h), s.Value.Row, nk, d, vp);
+                    Tile((float*)pq + s.Query.At(b, i0, h), s.Query.Row, 1, nq, d, kt, KeyBlock, nk, sc, KeyBlock, false);
+                    for (int i = 0; i < nq; i++)
+                    {
+                        float* z = sc + i * KeyBlock;
+                        float max = ScaleMask(z, maskRow == null ? null : maskRow + j0, nk, s.Scale);
+                        float mNew = MathF.Max(m[i], max);
+                        // A row with nothing finite yet keeps shift 0: exp(−∞) = 0 instead of exp(−∞ + ∞) = NaN.
+                        float shift = float.IsNegativeInfinity(mNew) ? 0f : mNew;
+                        float alpha = float.IsNegativeInfinity(m[i]) ? 0f : MathF.Exp(m[i] - shift);
+                        l[i] = l[i] * alpha + ExpShifted(z, nk, shift, 0f);
+                        m[i] = mNew;
+                        if (drop.Active)
+                        {
+                            PhiloxDropout.KeepScales(drop, s.DropoutIndex(b, h, i0 + i, j0), nk, keep);
+                            Multiply(z, keep, nk);
+                        }
+                        if (alpha != 1f) Scale(acc + (long)i * dp, d, alpha);
+                    }
+                    Tile(sc, KeyBlock, 1, nq, nk, vp, dp, d, acc, dp, true);
+                }
+                WriteRows(s, b, h, i0, nq, acc, dp, m, l, (float*)po, (float*)pl);
             }
         });
     }
 
-    private static void ForwardBlock(in AttentionShape s, int b, int h, int i0, int nq, float* q, float* k, float* v, float* mask,
-        float* o, float* stats, DropoutStream drop, in Scratch w)
+    /// <summary>O = acc / l and the row statistics (m, log l); a row with l = 0 attended to nothing: zeros, log l = +∞.</summary>
+    private static void WriteRows(in AttentionShape s, int b, int h, int i0, int nq, float* acc, int dp, float* m, float* l, float* o,
+        float* stats)
     {
-        int d = s.HeadDim;
-        float* acc = w.Rows, m = acc + (long)QueryBlock * d, l = m + QueryBlock;
-        new Span<float>(acc, QueryBlock * d).Clear();
-        new Span<float>(m, QueryBlock).Fill(float.NegativeInfinity);
-        new Span<float>(l, QueryBlock).Clear();
-        float* qRows = q + s.Query.At(b, i0, h);
-        float* maskRow = mask == null ? null : mask + (long)b * s.MaskStride;
-        for (int j0 = 0; j0 < s.KeyLength; j0 += KeyBlock)
-        {
-            int nk = Math.Min(KeyBlock, s.KeyLength - j0);
-            PackTransposed(k + s.Key.At(b, j0, h), s.Key.Row, nk, d, w.Kt);
-            Products(qRows, s.Query.Row, nq, w.Kt, d, nk, w.S);
-            for (int i = 0; i < nq; i++)
-            {
-                float* z = w.S + i * KeyBlock;
-                float max = ScaleMask(z, maskRow == null ? null : maskRow + j0, nk, s.Scale);
-                float mNew = MathF.Max(m[i], max);
-                // A row with nothing finite yet keeps shift 0: exp(−∞) = 0 instead of exp(−∞ + ∞) = NaN.
-                float shift = float.IsNegativeInfinity(mNew) ? 0f : mNew;
-                float alpha = float.IsNegativeInfinity(m[i]) ? 0f : MathF.Exp(m[i] - shift);
-                l[i] = l[i] * alpha + ExpShifted(z, nk, shift, 0f);
-                m[i] = mNew;
-                if (drop.Active)
-                {
-                    PhiloxDropout.KeepScales(drop, s.DropoutIndex(b, h, i0 + i, j0), nk, w.Keep);
-                    Multiply(z, w.Keep, nk);
-                }
-                float* a = acc + (long)i * d;
-                if (alpha != 1f) Scale(a, d, alpha);
-                for (int j = 0; j < nk; j++)
-                    if (z[j] != 0f) Axpy(z[j], v + s.Value.At(b, j0 + j, h), a, d);
-            }
-        }
         var outRows = s.Output;
         for (int i = 0; i < nq; i++)
         {
             float* y = o + outRows.At(b, i0 + i, h);
-            float li = l[i];
             float* st = stats + 2 * (((long)b * s.Heads + h) * s.QueryLength + i0 + i);
-            if (li > 0f)
+            if (l[i] > 0f)
             {
-                Copy(acc + (long)i * d, y, d, 1f / li);
+                Copy(acc + (long)i * dp, y, s.HeadDim, 1f / l[i]);
                 st[0] = m[i];
-                st[1] = MathF.Log(li);
+                st[1] = MathF.Log(l[i]);
             }
             else
             {
-                // Nothing to attend to: P = exp(z − 0 − ∞) = 0 in backward.
-                new Span<float>(y, d).Clear();
+                new Span<float>(y, s.HeadDim).Clear();
                 st[0] = 0f;
                 st[1] = float.PositiveInfinity;
             }
@@ -120,72 +119,71 @@ internal static unsafe class AttentionKernels
         long cost = 10L * s.QueryLength * s.KeyLength * s.HeadDim;
         CpuParallel.For((long)s.Batch * s.Heads, CpuParallel.Grain(cost, 1 << 18), (start, end) =>
         {
-            using var w = new Scratch(s.HeadDim, 2L * KeyBlock * s.HeadDim);
             for (long t = start; t < end; t++)
                 BackwardHead(s, (int)(t / s.Heads), (int)(t % s.Heads), (float*)pq, (float*)pk, (float*)pv, (float*)pm, (float*)po,
-                    (float*)pl, (float*)pg, (float*)pr, (float*)pdq, (float*)pdk, (float*)pdv, drop, w);
+                    (float*)pl, (float*)pg, (float*)pr, (float*)pdq, (float*)pdk, (float*)pdv, drop);
         });
     }
 
     private static void BackwardHead(in AttentionShape s, int b, int h, float* q, float* k, float* v, float* mask, float* o,
-        float* stats, float* go, float* rowDot, float* dq, float* dk, float* dv, DropoutStream drop, in Scratch w)
+        float* stats, float* go, float* rowDot, float* dq, float* dk, float* dv, DropoutStream drop)
     {
-        int d = s.HeadDim, tq = s.QueryLength;
+        int d = s.HeadDim, dp = Padded(d), tq = s.QueryLength;
+        long tqPadded = (tq + QueryBlock - 1) / QueryBlock * QueryBlock;
+        using var w = new Arena(2L * d * KeyBlock + 3L * KeyBlock * dp + 2L * QueryBlock * KeyBlock + KeyBlock + 2L * QueryBlock * dp
+            + tqPadded * dp);
+        float* kt = w.Take((long)d * KeyBlock), vt = w.Take((long)d * KeyBlock), kp = w.Take((long)KeyBlock * dp);
+        float* sc = w.Take(QueryBlock * KeyBlock), gs = w.Take(QueryBlock * KeyBlock), keep = w.Take(KeyBlock);
+        float* qp = w.Take(QueryBlock * dp), gp = w.Take(QueryBlock * dp);
+        float* dkAcc = w.Take((long)KeyBlock * dp), dvAcc = w.Take((long)KeyBlock * dp), dqAcc = w.Take(tqPadded * dp);
         long head = ((long)b * s.Heads + h) * tq;
         float* dRow = rowDot + head, st = stats + 2 * head;
         var packed = s.Output;
-        for (int i = 0; i < tq; i++)
-        {
-            dRow[i] = Dot(go + s.GradOutput.At(b, i, h), o + packed.At(b, i, h), d);
-            new Span<float>(dq + packed.At(b, i, h), d).Clear();
-        }
+        for (int i = 0; i < tq; i++) dRow[i] = Dot(go + s.GradOutput.At(b, i, h), o + packed.At(b, i, h), d);
+        new Span<float>(dqAcc, (int)(tqPadded * dp)).Clear();
         float* maskRow = mask == null ? null : mask + (long)b * s.MaskStride;
-        float* dkAcc = w.Rows, dvAcc = dkAcc + (long)KeyBlock * d;
-        var keyRows = s.KeyGrad;
         for (int j0 = 0; j0 < s.KeyLength; j0 += KeyBlock)
         {
             int nk = Math.Min(KeyBlock, s.KeyLength - j0);
-            PackTransposed(k + s.Key.At(b, j0, h), s.Key.Row, nk, d, w.Kt);
-            PackTransposed(v + s.Value.At(b, j0, h), s.Value.Row, nk, d, w.Vt);
-            new Span<float>(dkAcc, 2 * KeyBlock * d).Clear();
+            PackTransposed(k + s.Key.At(b, j0, h), s.Key.Row, nk, d, kt);
+            PackTransposed(v + s.Value.At(b, j0, h), s.Value.Row, nk, d, vt);
+            PackRows(k + s.Key.At(b, j0, h), s.Key.Row, nk, d, kp);
+            new Span<float>(dkAcc, 2 * KeyBlock * dp).Clear();
             for (int i0 = 0; i0 < tq; i0 += QueryBlock)
             {
                 int nq = Math.Min(QueryBlock, tq - i0);
-                Products(q + s.Query.At(b, i0, h), s.Query.Row, nq, w.Kt, d, nk, w.S);
-                Products(go + s.GradOutput.At(b, i0, h), s.GradOutput.Row, nq, w.Vt, d, nk, w.T);
+                PackRows(q + s.Query.At(b, i0, h), s.Query.Row, nq, d, qp);
+                PackRows(go + s.GradOutput.At(b, i0, h), s.GradOutput.Row, nq, d, gp);
+                Tile(qp, dp, 1, nq, d, kt, KeyBlock, nk, sc, KeyBlock, false);
+                Tile(gp, dp, 1, nq, d, vt, KeyBlock, nk, gs, KeyBlock, false);
                 for (int i = 0; i < nq; i++)
                 {
-                    // S ← P∘Z (the dropped probabilities), T ← scale·dS = scale·P∘(Z∘dO·Vᵀ − D).
-                    float* p = w.S + i * KeyBlock, g = w.T + i * KeyBlock;
+                    // sc ← P∘Z (the dropped probabilities), gs ← scale·dS = scale·P∘(Z∘dO·Vᵀ − D).
+                    float* p = sc + i * KeyBlock, g = gs + i * KeyBlock;
                     ScaleMask(p, maskRow == null ? null : maskRow + j0, nk, s.Scale);
                     ExpShifted(p, nk, st[2 * (i0 + i)], st[2 * (i0 + i) + 1]);
-                    if (drop.Active) PhiloxDropout.KeepScales(drop, s.DropoutIndex(b, h, i0 + i, j0), nk, w.Keep);
+                    if (drop.Active) PhiloxDropout.KeepScales(drop, s.DropoutIndex(b, h, i0 + i, j0), nk, keep);
                     float di = dRow[i0 + i];
                     for (int j = 0; j < nk; j++)
                     {
-                        float keep = drop.Active ? w.Keep[j] : 1f;
-                        g[j] = s.Scale * (p[j] * (keep * g[j] - di));
-                        p[j] *= keep;
-                    }
-                    float* qi = q + s.Query.At(b, i0 + i, h), goi = go + s.GradOutput.At(b, i0 + i, h);
-                    float* dqi = dq + packed.At(b, i0 + i, h);
-                    for (int j = 0; j < nk; j++)
-                    {
-                        if (p[j] != 0f) Axpy(p[j], goi, dvAcc + (long)j * d, d);
-                        if (g[j] != 0f)
-                        {
-                            Axpy(g[j], qi, dkAcc + (long)j * d, d);
-                            Axpy(g[j], k + s.Key.At(b, j0 + j, h), dqi, d);
-                        }
+                        float z = drop.Active ? keep[j] : 1f;
+                        g[j] = s.Scale * (p[j] * (z * g[j] - di));
+                        p[j] *= z;
                     }
                 }
+                // dV += (P∘Z)ᵀ·dO, dK += dSᵀ·Q (the score tiles read by columns), dQ += dS·K.
+                Tile(sc, 1, KeyBlock, nk, nq, gp, dp, d, dvAcc, dp, true);
+                Tile(gs, 1, KeyBlock, nk, nq, qp, dp, d, dkAcc, dp, true);
+                Tile(gs, KeyBlock, 1, nq, nk, kp, dp, d, dqAcc + (long)i0 * dp, dp, true);
             }
+            var keyRows = s.KeyGrad;
             for (int j = 0; j < nk; j++)
             {
-                Copy(dkAcc + (long)j * d, dk + keyRows.At(b, j0 + j, h), d, 1f);
-                Copy(dvAcc + (long)j * d, dv + keyRows.At(b, j0 + j, h), d, 1f);
+                Copy(dkAcc + (long)j * dp, dk + keyRows.At(b, j0 + j, h), d, 1f);
+                Copy(dvAcc + (long)j * dp, dv + keyRows.At(b, j0 + j, h), d, 1f);
             }
         }
+        for (int i = 0; i < tq; i++) Copy(dqAcc + (long)i * dp, dq + packed.At(b, i, h), d, 1f);
     }
 
     /// <summary>dst[c·KeyBlock + j] = rows[j·stride + c] for j &lt; n; columns up to the next multiple of 16 are zero.</summary>
@@ -200,75 +198,85 @@ internal static unsafe class AttentionKernels
         }
     }
 
+    /// <summary>dst[j·Padded(d) + c] = rows[j·stride + c] for j &lt; n; the padding columns are zero.</summary>
+    private static void PackRows(float* rows, long stride, int n, int d, float* dst)
+    {
+        int dp = Padded(d);
+        for (int j = 0; j < n; j++)
+        {
+            new ReadOnlySpan<float>(rows + j * stride, d).CopyTo(new Span<float>(dst + (long)j * dp, d));
+            new Span<float>(dst + (long)j * dp + d, dp - d).Clear();
+        }
+    }
+
     /// <summary>
-    /// out[i·KeyBlock + j] = Σ_c rows[i·stride + c]·packed[c·KeyBlock + j] for i &lt; n, j &lt; cols rounded up to 16: a 4×16
-    /// register tile (8 accumulators) fed by broadcasts of the row elements. Row tails repeat the last row.
+    /// out[i·ldo + c] = (or +=) Σ_r a[i·rowStride + r·step]·b[r·ldb + c] for i &lt; m, r &lt; n and c &lt; cols rounded up to 16
+    /// (b's columns up to there must be readable and zero past cols): a 4×16 register tile of eight accumulators fed by
+    /// broadcasts of a's elements. A row tail repeats the last row, so out needs m rounded up to 4 rows.
     /// </summary>
-    private static void Products(float* rows, long stride, int n, float* packed, int d, int cols, float* output)
+    private static void Tile(float* a, long rowStride, long step, int m, int n, float* b, long ldb, int cols, float* output, long ldo,
+        bool accumulate)
     {
         int padded = (cols + 15) & ~15;
         if (!Vector256.IsHardwareAccelerated)
         {
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < padded; j++)
+            for (int i = 0; i < m; i++)
+                for (int c = 0; c < padded; c++)
                 {
-                    float sum = 0f;
-                    for (int c = 0; c < d; c++) sum += rows[i * stride + c] * packed[(long)c * KeyBlock + j];
-                    output[i * KeyBlock + j] = sum;
+                    float sum = accumulate ? output[i * ldo + c] : 0f;
+                    for (int r = 0; r < n; r++) sum += a[i * rowStride + r * step] * b[r * ldb + c];
+                    output[i * ldo + c] = sum;
                 }
             return;
         }
-        for (int i = 0; i < n; i += 4)
+        for (int i = 0; i < m; i += 4)
         {
-            float* r0 = rows + i * stride, r1 = rows + Math.Min(i + 1, n - 1) * stride;
-            float* r2 = rows + Math.Min(i + 2, n - 1) * stride, r3 = rows + Math.Min(i + 3, n - 1) * stride;
-            for (int j = 0; j < padded; j += 16)
+            float* r0 = a + i * rowStride, r1 = a + Math.Min(i + 1, m - 1) * rowStride;
+            float* r2 = a + Math.Min(i + 2, m - 1) * rowStride, r3 = a + Math.Min(i + 3, m - 1) * rowStride;
+            for (int c = 0; c < padded; c += 16)
             {
+                float* y = output + i * ldo + c;
                 Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default;
                 Vector256<float> c0 = default, c1 = default, e0 = default, e1 = default;
-                float* col = packed + j;
-                for (int c = 0; c < d; c++, col += KeyBlock)
+                if (accumulate)
+                {
+                    (a0, a1) = (Vector256.Load(y), Vector256.Load(y + 8));
+                    (b0, b1) = (Vector256.Load(y + ldo), Vector256.Load(y + ldo + 8));
+                    (c0, c1) = (Vector256.Load(y + 2 * ldo), Vector256.Load(y + 2 * ldo + 8));
+                    (e0, e1) = (Vector256.Load(y + 3 * ldo), Vector256.Load(y + 3 * ldo + 8));
+                }
+                float* col = b + c;
+                for (long r = 0, e = 0; r < n; r++, e += step, col += ldb)
                 {
                     var k0 = Vector256.Load(col);
                     var k1 = Vector256.Load(col + 8);
-                    var x = Vector256.Create(r0[c]);
+                    var x = Vector256.Create(r0[e]);
                     a0 = Vector256.FusedMultiplyAdd(x, k0, a0);
                     a1 = Vector256.FusedMultiplyAdd(x, k1, a1);
-                    x = Vector256.Create(r1[c]);
+                    x = Vector256.Create(r1[e]);
                     b0 = Vector256.FusedMultiplyAdd(x, k0, b0);
                     b1 = Vector256.FusedMultiplyAdd(x, k1, b1);
-                    x = Vector256.Create(r2[c]);
+                    x = Vector256.Create(r2[e]);
                     c0 = Vector256.FusedMultiplyAdd(x, k0, c0);
                     c1 = Vector256.FusedMultiplyAdd(x, k1, c1);
-                    x = Vector256.Create(r3[c]);
+                    x = Vector256.Create(r3[e]);
                     e0 = Vector256.FusedMultiplyAdd(x, k0, e0);
                     e1 = Vector256.FusedMultiplyAdd(x, k1, e1);
                 }
-                // The output tile has QueryBlock ≥ i + 4 rows, so the repeated tail rows land in unused rows.
-                float* y = output + i * KeyBlock + j;
                 a0.Store(y);
                 a1.Store(y + 8);
-                b0.Store(y + KeyBlock);
-                b1.Store(y + KeyBlock + 8);
-                c0.Store(y + 2 * KeyBlock);
-                c1.Store(y + 2 * KeyBlock + 8);
-                e0.Store(y + 3 * KeyBlock);
-                e1.Store(y + 3 * KeyBlock + 8);
+                b0.Store(y + ldo);
+                b1.Store(y + ldo + 8);
+                c0.Store(y + 2 * ldo);
+                c1.Store(y + 2 * ldo + 8);
+                e0.Store(y + 3 * ldo);
+                e1.Store(y + 3 * ldo + 8);
             }
         }
     }
 
     /// <summary>z = scale·z + mask (fused multiply-add, as the composed softmax) and the max of z.</summary>
-    private static float ScaleMask(float* z, float* mask, int n, float scale)
-    {
-        float max = float.NegativeInfinity;
-        for (int j = 0; j < n; j++)
-        {
-            z[j] = mask == null ? scale * z[j] : MathF.FusedMultiplyAdd(z[j], scale, mask[j]);
-            max = MathF.Max(max, z[j]);
-        }
-        return max;
-    }
+    private static float ScaleMask(float* z, float* mask, int n, float scale) => ElementwiseRow.ScaleAddMax(z, mask, z, n, scale);
 
     /// <summary>z = exp((z − shift) − logSum) and Σ z: the shift first, as both are near −1e9 in a padded row.</summary>
     private static float ExpShifted(float* z, int n, float shift, float logSum)
@@ -298,19 +306,10 @@ internal static unsafe class AttentionKernels
 
     private static void Multiply(float* z, float* keep, int n)
     {
-        for (int j = 0; j < n; j++) z[j] *= keep[j];
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Axpy(float a, float* x, float* y, int n)
-    {
-        int c = 0;
+        int j = 0;
         if (Vector256.IsHardwareAccelerated)
-        {
-            var va = Vector256.Create(a);
-            for (; c + 8 <= n; c += 8) Vector256.FusedMultiplyAdd(va, Vector256.Load(x + c), Vector256.Load(y + c)).Store(y + c);
-        }
-        for (; c < n; c++) y[c] = MathF.FusedMultiplyAdd(a, x[c], y[c]);
+            for (; j + 8 <= n; j += 8) (Vector256.Load(z + j) * Vector256.Load(keep + j)).Store(z + j);
+        for (; j < n; j++) z[j] *= keep[j];
     }
 
     private static void Scale(float* y, int n, float a)
