@@ -115,7 +115,8 @@ public static class StepTable
         return measure(step.Run);
     }
 
-    internal static double EngineForward(Device device, int[] ids, int batch, int seq, Func<Action, double> measure, bool fusedAttention = true)
+    internal static double EngineForward(Device device, int[] ids, int batch, int seq, Func<Action, double> measure,
+        bool fusedAttention = true)
     {
         using var encoder = MiniLm.LoadModel();
         BertSelfAttention.SetFused(encoder, fusedAttention);
