@@ -30,8 +30,7 @@ public sealed record FineTuneOptions
     public int? VirtualTokens { get; init; }
     public int? ReductionFactor { get; init; }
 
-    /// <summary>Run LoRA, adapters and attention composed instead of with the fused kernels (<c>--unfused</c>): the same model with
-    /// one switch flipped.</summary>
+    /// <summary>Run LoRA composed instead of with the fused kernels (<c>--unfused</c>): the same model with one switch flipped.</summary>
     public bool Unfused { get; init; }
 
     /// <summary>Run self-attention as the composed ops (<c>--unfused-attention</c>): Q·Kᵀ, masked softmax, dropout and ·V with the

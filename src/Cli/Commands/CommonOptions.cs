@@ -23,7 +23,7 @@ internal sealed class CommonOptions
     public readonly Option<bool> FreezeEmbeddings = new("--freeze-embeddings") { Description = "full fine-tuning: freeze the embeddings" };
     public readonly Option<bool> Unfused = new("--unfused")
     {
-        Description = "run LoRA, bottleneck adapters and attention as composed ops instead of the fused kernels",
+        Description = "run LoRA and bottleneck adapters as composed ops instead of the fused kernels",
     };
     public readonly Option<bool> UnfusedAttention = new("--unfused-attention")
     {
