@@ -69,7 +69,7 @@ public sealed partial class Tensor
         if (y.Count > 0)
             ((IAttentionKernels)query.Backend).AttentionForward(shape, q.Base, k.Base, v.Base, mask?.Dense, y.Dense, stats.Dense, stream);
         var saved = mask is null ? new[] { q, k, v, y, stats } : new[] { q, k, v, y, stats, mask };
-        return Finish(y, op, new[] { query, key, value }, dy =>
+        var result = Finish(y, op, new[] { query, key, value }, dy =>
         {
             var go = HeadContiguous(dy);
             var dq = Empty(new[] { b, tq, heads, d }, DType.Float32, dy.Device);
@@ -97,6 +97,9 @@ public sealed partial class Tensor
                 }
             return grads;
         }, saved);
+        // Without a graph (inference) nothing reads the row statistics again: give them back now, not at the scope's end.
+        if (result.GradFn is null) stats.Dispose();
+        return result;
     }
 
     /// <summary>This tensor when its last dim is contiguous (any other strides are kernel arguments), else a contiguous copy.</summary>
