@@ -843,3 +843,199 @@ extern "C" __global__ void dropout_backward_f32(const float* gy, float* gx, long
 {
     for (long long e = global_thread(); e < n; e += grid_threads()) gx[e] = __fmul_rn(gy[e], lora_keep(seed, offset, e, p, keep));
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Fused attention (FlashAttention-2 structure; src/Kernels/IAttentionKernels.cs, CPU twin Cpu/AttentionKernels.cs).
+// Per (batch, head): O = drop(softmax(scale·Q·Kᵀ + mask))·V without a [Tq, Tk] tensor. Q, K, V and dO come with
+// their own [B, T, H, d] strides (head dim contiguous); O, dQ, dK, dV are packed. A block is one warp and each lane
+// owns one row (a query in the forward and dQ, a key in dK/dV), so all lanes read the same key (or query) element
+// at once: a broadcast load, no shared tile and no __syncthreads (which also keeps the host device, where every
+// sync is a fiber switch per lane, fast). Keys go in tiles of FT_ATTN_TILE with an online softmax that rescales the
+// lane's output row once per tile. The forward keeps two statistics per query row, the max m and log Σ exp(z − m)
+// (not their sum, which rounds to m when m is BERT's −1e9 of a fully padded row); the backward recomputes
+// P = exp((z − m) − log Σ). Dropout of probability (b, h, i, j) is element ((b·H + h)·Tq + i)·Tk + j of the Philox
+// stream (the composed dropout's element), drawn again in backward. dQ and dK/dV are separate kernels, each output
+// row owned by one lane and summed in a fixed order: deterministic, no atomics. A row with every score −∞ gives
+// zeros (log Σ = +∞).
+// ---------------------------------------------------------------------------------------------------------
+
+#define FT_ATTN_TILE 32
+
+struct AttentionStrides
+{
+    long long batch, row, head;
+};
+
+// Mirrors src/Kernels/AttentionShape.cs field by field.
+struct AttentionShape
+{
+    int batch, heads, tq, tk, d, mask_stride;
+    float scale;
+    int pad;
+    AttentionStrides q, k, v, go;
+};
+
+__device__ __forceinline__ long long attn_at(const AttentionStrides& s, long long b, long long t, long long h)
+{
+    return b * s.batch + t * s.row + h * s.head;
+}
+
+// Offset of row (b, t, h) of a packed [B, T, H, d] tensor.
+__device__ __forceinline__ long long attn_packed(const AttentionShape& s, int length, long long b, long long t, long long h)
+{
+    return ((b * length + t) * s.heads + h) * s.d;
+}
+
+__device__ __forceinline__ float attn_dot(const float* a, const float* b, int d)
+{
+    float sum = 0.0f;
+    for (int c = 0; c < d; c++) sum = fmaf(a[c], b[c], sum);
+    return sum;
+}
+
+// z = scale·s + mask (fused multiply-add, as the CPU's masked softmax).
+__device__ __forceinline__ float attn_logit(const AttentionShape& s, const float* mask, int b, int j, float dot)
+{
+    return mask ? fmaf(dot, s.scale, mask[(long long)b * s.mask_stride + j]) : dot * s.scale;
+}
+
+__device__ __forceinline__ float attn_keep(unsigned long long seed, unsigned long long offset, long long e, float p, float keep)
+{
+    if (p <= 0.0f) return 1.0f;
+    uint4 r = philox4x32_10(seed, offset + (unsigned long long)(e >> 2));
+    unsigned int lanes[4] = { r.x, r.y, r.z, r.w };
+    return philox_unit(lanes[e & 3]) >= p ? keep : 0.0f;
+}
+
+// Blocks walk the (batch·head, tile of FT_ATTN_TILE rows) pairs; body(b, h, row) runs for each lane that has a row.
+template <typename Body>
+__device__ __forceinline__ void attn_each_row(const AttentionShape& s, int length, Body body)
+{
+    long long row_tiles = (length + FT_ATTN_TILE - 1) / FT_ATTN_TILE;
+    long long tiles = (long long)s.batch * s.heads * row_tiles;
+    for (long long tile = blockIdx.x; tile < tiles; tile += gridDim.x)
+    {
+        long long bh = tile / row_tiles;
+        int row = (int)(tile % row_tiles) * FT_ATTN_TILE + threadIdx.x;
+        if (row < length) body((int)(bh / s.heads), (int)(bh % s.heads), row);
+    }
+}
+
+extern "C" __global__ void attention_forward_f32(AttentionShape s, const float* q, const float* k, const float* v, const float* mask,
+                                                 float* o, float* stats, unsigned long long seed, unsigned long long offset, float p,
+                                                 float keep)
+{
+    attn_each_row(s, s.tq, [&](int b, int h, int i) {
+        const float* qi = q + attn_at(s.q, b, i, h);
+        float* oi = o + attn_packed(s, s.tq, b, i, h);
+        for (int c = 0; c < s.d; c++) oi[c] = 0.0f;
+        float m = -INFINITY, l = 0.0f;
+        long long drop0 = (((long long)b * s.heads + h) * s.tq + i) * s.tk;
+        for (int j0 = 0; j0 < s.tk; j0 += FT_ATTN_TILE)
+        {
+            int nk = s.tk - j0 < FT_ATTN_TILE ? s.tk - j0 : FT_ATTN_TILE;
+            float z[FT_ATTN_TILE];
+            float tile_max = -INFINITY;
+            for (int jj = 0; jj < nk; jj++)
+            {
+                z[jj] = attn_logit(s, mask, b, j0 + jj, attn_dot(qi, k + attn_at(s.k, b, j0 + jj, h), s.d));
+                tile_max = fmaxf(tile_max, z[jj]);
+            }
+            float m_new = fmaxf(m, tile_max);
+            // Nothing finite yet: shift 0, so exp(−∞) = 0 rather than exp(−∞ + ∞) = NaN.
+            float shift = m_new == -INFINITY ? 0.0f : m_new;
+            float alpha = m == -INFINITY ? 0.0f : expf(m - shift);
+            float sum = 0.0f;
+            for (int jj = 0; jj < nk; jj++)
+            {
+                z[jj] = expf(z[jj] - shift);
+                sum += z[jj];
+                z[jj] *= attn_keep(seed, offset, drop0 + j0 + jj, p, keep);
+            }
+            l = l * alpha + sum;
+            m = m_new;
+            for (int c = 0; c < s.d; c++)
+            {
+                float acc = oi[c] * alpha;
+                for (int jj = 0; jj < nk; jj++) acc = fmaf(z[jj], v[attn_at(s.v, b, j0 + jj, h) + c], acc);
+                oi[c] = acc;
+            }
+        }
+        float* st = stats + 2 * (((long long)b * s.heads + h) * s.tq + i);
+        if (l > 0.0f)
+        {
+            float inv = 1.0f / l;
+            for (int c = 0; c < s.d; c++) oi[c] *= inv;
+            st[0] = m;
+            st[1] = logf(l);
+        }
+        else
+        {
+            for (int c = 0; c < s.d; c++) oi[c] = 0.0f;
+            st[0] = 0.0f;
+            st[1] = INFINITY;
+        }
+    });
+}
+
+// P∘Z and scale·dS of one (query, key) pair: p·keep and scale·p·(keep·dO_i·V_j − D_i).
+__device__ __forceinline__ void attn_pair(const AttentionShape& s, const float* goi, const float* vj, float z, const float* st, float di,
+                                          float keep, float* pd, float* ds)
+{
+    float pr = expf((z - st[0]) - st[1]);
+    *pd = pr * keep;
+    *ds = s.scale * (pr * (keep * attn_dot(goi, vj, s.d) - di));
+}
+
+// One lane per query row: D_i = dO_i·O_i (kept for the dK/dV kernel) and dQ_i = Σⱼ scale·dS_ij·K_j.
+extern "C" __global__ void attention_backward_dq_f32(AttentionShape s, const float* q, const float* k, const float* v, const float* mask,
+                                                     const float* o, const float* stats, const float* go, float* row_dot, float* dq,
+                                                     unsigned long long seed, unsigned long long offset, float p, float keep)
+{
+    attn_each_row(s, s.tq, [&](int b, int h, int i) {
+        long long row = ((long long)b * s.heads + h) * s.tq + i;
+        const float* qi = q + attn_at(s.q, b, i, h);
+        const float* goi = go + attn_at(s.go, b, i, h);
+        float di = attn_dot(goi, o + attn_packed(s, s.tq, b, i, h), s.d);
+        row_dot[row] = di;
+        float* dqi = dq + attn_packed(s, s.tq, b, i, h);
+        for (int c = 0; c < s.d; c++) dqi[c] = 0.0f;
+        for (int j = 0; j < s.tk; j++)
+        {
+            const float* kj = k + attn_at(s.k, b, j, h);
+            float z = attn_logit(s, mask, b, j, attn_dot(qi, kj, s.d));
+            float pd, ds;
+            float drop = attn_keep(seed, offset, row * s.tk + j, p, keep);
+            attn_pair(s, goi, v + attn_at(s.v, b, j, h), z, stats + 2 * row, di, drop, &pd, &ds);
+            if (ds != 0.0f)
+                for (int c = 0; c < s.d; c++) dqi[c] = fmaf(ds, kj[c], dqi[c]);
+        }
+    });
+}
+
+// One lane per key row: dV_j = Σᵢ (P∘Z)_ij·dO_i and dK_j = Σᵢ scale·dS_ij·Q_i; needs row_dot from attention_backward_dq_f32.
+extern "C" __global__ void attention_backward_dkdv_f32(AttentionShape s, const float* q, const float* k, const float* v, const float* mask,
+                                                       const float* stats, const float* go, const float* row_dot, float* dk, float* dv,
+                                                       unsigned long long seed, unsigned long long offset, float p, float keep)
+{
+    attn_each_row(s, s.tk, [&](int b, int h, int j) {
+        const float* kj = k + attn_at(s.k, b, j, h);
+        const float* vj = v + attn_at(s.v, b, j, h);
+        float* dkj = dk + attn_packed(s, s.tk, b, j, h);
+        float* dvj = dv + attn_packed(s, s.tk, b, j, h);
+        for (int c = 0; c < s.d; c++) dkj[c] = dvj[c] = 0.0f;
+        for (int i = 0; i < s.tq; i++)
+        {
+            long long row = ((long long)b * s.heads + h) * s.tq + i;
+            const float* qi = q + attn_at(s.q, b, i, h);
+            const float* goi = go + attn_at(s.go, b, i, h);
+            float z = attn_logit(s, mask, b, j, attn_dot(qi, kj, s.d));
+            float pd, ds;
+            attn_pair(s, goi, vj, z, stats + 2 * row, row_dot[row], attn_keep(seed, offset, row * s.tk + j, p, keep), &pd, &ds);
+            if (pd != 0.0f)
+                for (int c = 0; c < s.d; c++) dvj[c] = fmaf(pd, goi[c], dvj[c]);
+            if (ds != 0.0f)
+                for (int c = 0; c < s.d; c++) dkj[c] = fmaf(ds, qi[c], dkj[c]);
+        }
+    });
+}

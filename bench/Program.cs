@@ -17,6 +17,8 @@ if (args.Length > 0 && args[0] == "lora")
     return LoraTable.Run(args[1..]);
 if (args.Length > 0 && args[0] == "profile-overhead")
     return ProfileOverhead.Run(args[1..]);
+if (args.Length > 0 && args[0] == "attention")
+    return AttentionTable.Run(args[1..]);
 if (args.Length > 0 && args[0] == "bdn")
 {
     BenchmarkSwitcher.FromAssembly(typeof(GemmTable).Assembly).Run(args[1..]);
@@ -34,5 +36,6 @@ Console.Error.WriteLine("       Finetune.Bench philox [--reps 50]   dropout unif
 Console.Error.WriteLine("       Finetune.Bench lora --kernels [--quick]   each CPU LoRA kernel beside the base GEMMs (1 thread, CPU time)");
 Console.Error.WriteLine("       Finetune.Bench profile-overhead [--reps 9] [--method lora] [--device cpu]   "
     + "a training step with and without the profiler");
+Console.Error.WriteLine("       Finetune.Bench attention [--batch 8] [--seq 128,512] [--reps 3] [--rounds 2] [--threads 2]   fused vs composed attention in MiniLM: step, forward, peak memory");
 Console.Error.WriteLine("       Finetune.Bench bdn [BenchmarkDotNet arguments, e.g. --filter '*Gemm*']");
 return 2;

@@ -158,10 +158,12 @@ public static class StepTable
         return measure(step);
     }
 
-    private static double EngineForward(Device device, int[] ids, int batch, int seq, Func<Action, double> measure, bool fused = true)
+    internal static double EngineForward(Device device, int[] ids, int batch, int seq, Func<Action, double> measure, bool fused = true,
+        bool fusedAttention = true)
     {
         using var encoder = MiniLm.LoadModel();
         encoder.Encoder.FusedEpilogues = fused;
+        BertSelfAttention.SetFused(encoder, fusedAttention);
         encoder.To(device);
         encoder.Eval();
         var mask = Enumerable.Repeat(1f, ids.Length).ToArray();

@@ -34,6 +34,10 @@ public sealed record FineTuneOptions
     /// same model with one switch flipped.</summary>
     public bool Unfused { get; init; }
 
+    /// <summary>Run self-attention as the composed ops (<c>--unfused-attention</c>): Q·Kᵀ, masked softmax, dropout and ·V with the
+    /// [B, heads, T, T] tensors, instead of the fused kernel; a runtime choice like <see cref="Unfused"/>.</summary>
+    public bool UnfusedAttention { get; init; }
+
     /// <summary>Prompt tuning on BERT: start the virtual tokens from the word embeddings of this text (PEFT's TEXT init).</summary>
     public string? PromptInitText { get; init; }
     public PoolingMode Pooling { get; init; } = PoolingMode.Mean;
@@ -128,7 +132,7 @@ public sealed record FineTuneOptions
     public static FineTuneOptions FromJson(JsonFields f)
     {
         f.RejectUnknown(nameof(Method), nameof(Rank), nameof(Alpha), nameof(LoraDropout), nameof(Targets), nameof(FreezeLayers),
-            nameof(FreezeEmbeddings), nameof(Unfused),
+            nameof(FreezeEmbeddings), nameof(Unfused), nameof(UnfusedAttention),
             nameof(VirtualTokens), nameof(ReductionFactor), nameof(PromptInitText), nameof(Pooling), nameof(Labels), nameof(Seed),
             "id2label", "label2id", nameof(Data), nameof(BaseModel));
         var method = f.String(nameof(Method))!;
@@ -146,6 +150,7 @@ public sealed record FineTuneOptions
             FreezeLayers = OptionalInt(nameof(FreezeLayers), 0, BertConfig.MaxLayers),
             FreezeEmbeddings = f.Bool(nameof(FreezeEmbeddings), false),
             Unfused = f.Bool(nameof(Unfused), false),
+            UnfusedAttention = f.Bool(nameof(UnfusedAttention), false),
             VirtualTokens = OptionalInt(nameof(VirtualTokens), 1, PromptTuningConfig.MaxVirtualTokens),
             ReductionFactor = OptionalInt(nameof(ReductionFactor), 1, 65_536),
             PromptInitText = f.String(nameof(PromptInitText), optional: true),

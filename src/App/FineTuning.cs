@@ -58,6 +58,7 @@ public static class FineTuning
         }
         encoder.Encoder.FusedEpilogues = !options.Unfused;
         var model = new BertForSequenceClassification(encoder, options.Labels, options.Pooling, new Generator(options.Seed));
+        BertSelfAttention.SetFused(model, !options.UnfusedAttention);
         return OnDevice(new PreparedClassifier(model, new BertTextClassifier(model), PeftModel.Apply<Module>(model, config), options));
     }
 
@@ -69,6 +70,7 @@ public static class FineTuning
         var config = options.ToConfig(ModelFamily.Vit, encoder.Config.NumLayers);
         encoder.Encoder.FusedEpilogues = !options.Unfused;
         var model = new VitForImageClassification(encoder, options.Labels, new Generator(options.Seed));
+        BertSelfAttention.SetFused(model, !options.UnfusedAttention);
         return OnDevice(new PreparedClassifier(model, new VitImageClassifier(model), PeftModel.Apply<Module>(model, config), options));
     }
 

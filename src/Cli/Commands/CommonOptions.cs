@@ -25,6 +25,10 @@ internal sealed class CommonOptions
     {
         Description = "run LoRA, bottleneck adapters and the encoder's GEMM epilogues as composed ops instead of the fused kernels",
     };
+    public readonly Option<bool> UnfusedAttention = new("--unfused-attention")
+    {
+        Description = "run self-attention as composed ops (scores, softmax, dropout tensors) instead of the fused kernel",
+    };
     public readonly Option<int> BatchSize = new("--batch-size") { Description = "examples per step", DefaultValueFactory = _ => 16 };
     public readonly Option<float?> LearningRate = new("--lr") { Description = "peak learning rate (default: the method preset's rate for "
         + "BERT, e.g. 1e-3 for LoRA, 5e-5 for full)" };
@@ -56,7 +60,8 @@ internal sealed class CommonOptions
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Method, Rank, Alpha, Targets, FreezeLayers, FreezeEmbeddings, Unfused, BatchSize, LearningRate,
+        foreach (var o in new Option[] { Method, Rank, Alpha, Targets, FreezeLayers, FreezeEmbeddings, Unfused, UnfusedAttention, BatchSize,
+            LearningRate,
             MaxLength, Truncation, Threads, Seed, Output, Device })
             command.Options.Add(o);
     }
@@ -73,6 +78,7 @@ internal sealed class CommonOptions
             FreezeLayers = r.GetValue(FreezeLayers),
             FreezeEmbeddings = r.GetValue(FreezeEmbeddings),
             Unfused = r.GetValue(Unfused),
+            UnfusedAttention = r.GetValue(UnfusedAttention),
             Seed = r.GetValue(Seed),
             Device = SelectDevice(r, Device),
         };

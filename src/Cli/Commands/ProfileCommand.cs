@@ -23,6 +23,10 @@ internal static class ProfileCommand
         {
             Description = "LoRA, adapters and GEMM epilogues as composed ops instead of the fused kernels",
         };
+        var unfusedAttention = new Option<bool>("--unfused-attention")
+        {
+            Description = "self-attention as composed ops instead of the fused kernel",
+        };
         var steps = new Option<int>("--steps") { Description = "steps to run; the last one is profiled", DefaultValueFactory = _ => 3 };
         var batch = new Option<int>("--batch-size") { Description = "examples per step", DefaultValueFactory = _ => 8 };
         var seq = new Option<int>("--max-length") { Description = "tokens per example", DefaultValueFactory = _ => 128 };
@@ -31,7 +35,7 @@ internal static class ProfileCommand
             DefaultValueFactory = _ => "profile" };
         var device = CommonOptions.DeviceOption();
         var command = new Command("profile", "Profile MiniLM training steps: cost per module and per kernel, a trace and a plot")
-            { method, unfused, steps, batch, seq, threads, output, device };
+            { method, unfused, unfusedAttention, steps, batch, seq, threads, output, device };
         command.SetAction(r => CliErrors.Run(r, () =>
         {
             CpuParallel.Threads = CommonOptions.Positive(r.GetValue(threads), "--threads");
@@ -39,6 +43,7 @@ internal static class ProfileCommand
             var options = new FineTuneOptions
             {
                 Method = PeftRegistry.Preset(r.GetValue(method)!).Name, Unfused = r.GetValue(unfused),
+                UnfusedAttention = r.GetValue(unfusedAttention),
                 Device = CommonOptions.SelectDevice(r, device),
             };
             using var step = new TrainingStep(options, CommonOptions.Positive(r.GetValue(batch), "--batch-size"),
@@ -55,7 +60,8 @@ internal static class ProfileCommand
                 var dir = r.GetValue(output)!;
                 Directory.CreateDirectory(dir);
                 AtomicFile.WriteAllText(Path.Combine(dir, "profile.trace.json"), profiler.ToChromeTrace());
-                string name = $"{options.Method}{(options.Unfused ? " (unfused)" : "")} on {options.Device}, "
+                string name = $"{options.Method}{(options.Unfused ? " (unfused)" : "")}"
+                    + $"{(options.UnfusedAttention ? " (attention composed)" : "")} on {options.Device}, "
                     + $"batch {r.GetValue(batch)} × {r.GetValue(seq)}";
                 ProfilePlot.Write(Path.Combine(dir, "profile.png"), records, $"MiniLM training step, {name}: time per module");
                 Console.WriteLine($"step {n} of {name}: {clock.Elapsed.TotalMilliseconds:F1} ms wall, profiled");

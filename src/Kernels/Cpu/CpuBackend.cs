@@ -1,7 +1,7 @@
 namespace Finetune.Kernels.Cpu;
 
 /// <summary>The reference backend: native, 64-byte aligned host memory and vectorised, multi-threaded kernels.</summary>
-public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels, IEpilogueKernels
+public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels, IEpilogueKernels, IAttentionKernels
 {
     public static readonly CpuBackend Instance = new();
 
@@ -235,4 +235,13 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels, IE
     private static LoraKernels.Part[] Parts(LoraPart[] parts) =>
         parts.Select(p => new LoraKernels.Part(F(p.A), p.Rank, p.Dropout, F(p.U), p.GradA is { } g ? F(g) : null, Bits(p.KeepBits)))
             .ToArray();
+
+    public void AttentionForward(in AttentionShape shape, Dense q, Dense k, Dense v, Dense? mask, Dense o, Dense stats,
+        DropoutStream dropout) =>
+        AttentionKernels.Forward(shape, F(q), F(k), F(v), mask is { } m ? F(m) : null, F(o), F(stats), dropout);
+
+    public void AttentionBackward(in AttentionShape shape, Dense q, Dense k, Dense v, Dense? mask, Dense o, Dense stats, Dense go,
+        Dense rowDot, Dense dq, Dense dk, Dense dv, DropoutStream dropout) =>
+        AttentionKernels.Backward(shape, F(q), F(k), F(v), mask is { } m ? F(m) : null, F(o), F(stats), F(go), F(rowDot), F(dq), F(dk),
+            F(dv), dropout);
 }

@@ -12,6 +12,7 @@ internal enum KernelId
     LoraDown, LoraUp, LoraUpBackwardGu, LoraUpBackwardGb, LoraDownBackwardGx, LoraDownBackwardGa,
     LinearEpilogue, DropoutBackward,
     LoraDownQkv, LoraDownBackwardQkvGx,
+    AttentionForward, AttentionBackwardDq, AttentionBackwardDkDv,
 }
 
 /// <summary>
@@ -34,6 +35,7 @@ internal static partial class CudaKernels
         ("lora_down_backward_gx_f32", 10), ("lora_down_backward_ga_f32", 10),
         ("linear_epilogue_f32", 11), ("dropout_backward_f32", 7),
         ("lora_down_qkv_f32", 24), ("lora_down_backward_qkv_gx_f32", 24),
+        ("attention_forward_f32", 11), ("attention_backward_dq_f32", 14), ("attention_backward_dkdv_f32", 14),
     };
 
     public static string Name(KernelId id) => Table[(int)id].Name;

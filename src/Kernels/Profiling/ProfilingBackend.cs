@@ -3,7 +3,8 @@ using System.Diagnostics;
 namespace Finetune.Kernels.Profiling;
 
 /// <summary>Times each kernel of an inner backend and reports its FLOPs and bytes moved to the active profiler.</summary>
-internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) : IBackend, ILoraKernels, IEpilogueKernels
+internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) : IBackend, ILoraKernels, IEpilogueKernels,
+    IAttentionKernels
 {
     private const double F = 4; // bytes per float32
 
@@ -192,4 +193,31 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
     internal static string EpilogueName(bool bias, EpilogueActivation activation, DropoutStream dropout, bool residual) =>
         "gemm" + (bias ? "_bias" : "") + (activation == EpilogueActivation.GeluErf ? "_gelu" : "") + (dropout.Active ? "_dropout" : "")
             + (residual ? "_residual" : "");
+
+    private IAttentionKernels Attention => inner as IAttentionKernels
+        ?? throw new NotSupportedException($"attention: the {inner.Name} backend has no fused attention kernels");
+
+    private static string AttentionShapeText(in AttentionShape s, DropoutStream d) =>
+        $"[{s.Batch}×{s.Heads}] {s.QueryLength}×{s.KeyLength}·d{s.HeadDim}" + (d.Active ? " drop" : "");
+
+    // Bytes: Q, K, V and the output once each (the point of the fusion: no [Tq, Tk] tensor goes through memory).
+    public void AttentionForward(in AttentionShape shape, Dense q, Dense k, Dense v, Dense? mask, Dense o, Dense stats,
+        DropoutStream dropout)
+    {
+        var s = shape;
+        double scores = s.Probabilities, rows = (double)s.Batch * s.Heads * s.QueryLength;
+        Time("attention_forward", AttentionShapeText(s, dropout), 4.0 * scores * s.HeadDim + 5 * scores + DropoutFlops(dropout, scores),
+            (2.0 * rows + 2.0 * s.Batch * s.Heads * s.KeyLength) * s.HeadDim * F + rows * F,
+            () => Attention.AttentionForward(s, q, k, v, mask, o, stats, dropout));
+    }
+
+    public void AttentionBackward(in AttentionShape shape, Dense q, Dense k, Dense v, Dense? mask, Dense o, Dense stats, Dense go,
+        Dense rowDot, Dense dq, Dense dk, Dense dv, DropoutStream dropout)
+    {
+        var s = shape;
+        double scores = s.Probabilities, rows = (double)s.Batch * s.Heads * s.QueryLength;
+        Time("attention_backward", AttentionShapeText(s, dropout), 10.0 * scores * s.HeadDim + 8 * scores + DropoutFlops(dropout, scores),
+            (4.0 * rows + 4.0 * s.Batch * s.Heads * s.KeyLength) * s.HeadDim * F + 2 * rows * F,
+            () => Attention.AttentionBackward(s, q, k, v, mask, o, stats, go, rowDot, dq, dk, dv, dropout));
+    }
 }

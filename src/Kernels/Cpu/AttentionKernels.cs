@@ -1,0 +1,331 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Finetune.Kernels.Cpu;
+
+/// <summary>
+/// Fused attention on the CPU (<see cref="IAttentionKernels"/>). Forward: one task per (batch, head, block of
+/// <see cref="QueryBlock"/> queries); keys go by blocks of <see cref="KeyBlock"/> with an online softmax that rescales the
+/// output rows once per block. Backward: one task per (batch, head), which owns that head's dQ, dK and dV, so every sum
+/// runs in one fixed order and the bits do not depend on the thread count. All five products (Q·Kᵀ, P·V, dO·Vᵀ, Pᵀ·dO,
+/// dSᵀ·Q, dS·K) are one 4×16 broadcast-FMA register tile (<see cref="Tile"/>) over operands packed per block; the scores
+/// and probabilities live only in a [QueryBlock, KeyBlock] tile.
+/// </summary>
+internal static unsafe class AttentionKernels
+{
+    public const int QueryBlock = 32, KeyBlock = 64;
+
+    /// <summary>A task's scratch: one aligned allocation handed out in 64-byte aligned pieces.</summary>
+    private sealed class Arena : IDisposable
+    {
+        private readonly float* _start;
+        private float* _next;
+
+        public Arena(long floats) => _next = _start = (float*)NativeMemory.AlignedAlloc((nuint)((floats + 16 * 16) * sizeof(float)), 64);
+
+        public float* Take(long floats)
+        {
+            float* p = _next;
+            _next += (floats + 15) & ~15L;
+            return p;
+        }
+
+        public void Dispose() => NativeMemory.AlignedFree(_start);
+    }
+
+    /// <summary>The head dim rounded up to the tile width: the row length of every packed [rows, d] operand.</summary>
+    private static int Padded(int d) => (d + 15) & ~15;
+
+    public static void Forward(AttentionShape s, float* q, float* k, float* v, float* mask, float* o, float* stats, DropoutStream drop)
+    {
+        int qBlocks = (s.QueryLength + QueryBlock - 1) / QueryBlock;
+        long tasks = (long)s.Batch * s.Heads * qBlocks;
+        nint pq = (nint)q, pk = (nint)k, pv = (nint)v, pm = (nint)mask, po = (nint)o, pl = (nint)stats;
+        long cost = 4L * QueryBlock * s.KeyLength * s.HeadDim;
+        int d = s.HeadDim, dp = Padded(d);
+        CpuParallel.For(tasks, CpuParallel.Grain(cost, 1 << 18), (start, end) =>
+        {
+            using var w = new Arena((long)d * KeyBlock + (long)KeyBlock * dp + QueryBlock * KeyBlock + KeyBlock + QueryBlock * (dp + 2L));
+            float* kt = w.Take((long)d * KeyBlock), vp = w.Take((long)KeyBlock * dp), sc = w.Take(QueryBlock * KeyBlock);
+            float* keep = w.Take(KeyBlock), acc = w.Take(QueryBlock * dp), m = w.Take(QueryBlock), l = w.Take(QueryBlock);
+            for (long t = start; t < end; t++)
+            {
+                long bh = t / qBlocks;
+                int b = (int)(bh / s.Heads), h = (int)(bh % s.Heads), i0 = (int)(t % qBlocks) * QueryBlock;
+                int nq = Math.Min(QueryBlock, s.QueryLength - i0);
+                float* maskRow = pm == 0 ? null : (float*)pm + (long)b * s.MaskStride;
+                new Span<float>(acc, QueryBlock * dp).Clear();
+                new Span<float>(m, QueryBlock).Fill(float.NegativeInfinity);
+                new Span<float>(l, QueryBlock).Clear();
+                for (int j0 = 0; j0 < s.KeyLength; j0 += KeyBlock)
+                {
+                    int nk = Math.Min(KeyBlock, s.KeyLength - j0);
+                    PackTransposed((float*)pk + s.Key.At(b, j0, h), s.Key.Row, nk, d, kt);
+                    PackRows((float*)pv + s.Value.At(b, j0, h), s.Value.Row, nk, d, vp);
+                    Tile((float*)pq + s.Query.At(b, i0, h), s.Query.Row, 1, nq, d, kt, KeyBlock, nk, sc, KeyBlock, false);
+                    for (int i = 0; i < nq; i++)
+                    {
+                        float* z = sc + i * KeyBlock;
+                        float max = ScaleMask(z, maskRow == null ? null : maskRow + j0, nk, s.Scale);
+                        float mNew = MathF.Max(m[i], max);
+                        // A row with nothing finite yet keeps shift 0: exp(−∞) = 0 instead of exp(−∞ + ∞) = NaN.
+                        float shift = float.IsNegativeInfinity(mNew) ? 0f : mNew;
+                        float alpha = float.IsNegativeInfinity(m[i]) ? 0f : MathF.Exp(m[i] - shift);
+                        l[i] = l[i] * alpha + ExpShifted(z, nk, shift, 0f);
+                        m[i] = mNew;
+                        if (drop.Active)
+                        {
+                            PhiloxDropout.KeepScales(drop, s.DropoutIndex(b, h, i0 + i, j0), nk, keep);
+                            Multiply(z, keep, nk);
+                        }
+                        if (alpha != 1f) Scale(acc + (long)i * dp, d, alpha);
+                    }
+                    Tile(sc, KeyBlock, 1, nq, nk, vp, dp, d, acc, dp, true);
+                }
+                WriteRows(s, b, h, i0, nq, acc, dp, m, l, (float*)po, (float*)pl);
+            }
+        });
+    }
+
+    /// <summary>O = acc / l and the row statistics (m, log l); a row with l = 0 attended to nothing: zeros, log l = +∞.</summary>
+    private static void WriteRows(in AttentionShape s, int b, int h, int i0, int nq, float* acc, int dp, float* m, float* l, float* o,
+        float* stats)
+    {
+        var outRows = s.Output;
+        for (int i = 0; i < nq; i++)
+        {
+            float* y = o + outRows.At(b, i0 + i, h);
+            float* st = stats + 2 * (((long)b * s.Heads + h) * s.QueryLength + i0 + i);
+            if (l[i] > 0f)
+            {
+                Copy(acc + (long)i * dp, y, s.HeadDim, 1f / l[i]);
+                st[0] = m[i];
+                st[1] = MathF.Log(l[i]);
+            }
+            else
+            {
+                new Span<float>(y, s.HeadDim).Clear();
+                st[0] = 0f;
+                st[1] = float.PositiveInfinity;
+            }
+        }
+    }
+
+    public static void Backward(AttentionShape s, float* q, float* k, float* v, float* mask, float* o, float* stats, float* go,
+        float* rowDot, float* dq, float* dk, float* dv, DropoutStream drop)
+    {
+        nint pq = (nint)q, pk = (nint)k, pv = (nint)v, pm = (nint)mask, po = (nint)o, pl = (nint)stats, pg = (nint)go, pr = (nint)rowDot;
+        nint pdq = (nint)dq, pdk = (nint)dk, pdv = (nint)dv;
+        long cost = 10L * s.QueryLength * s.KeyLength * s.HeadDim;
+        CpuParallel.For((long)s.Batch * s.Heads, CpuParallel.Grain(cost, 1 << 18), (start, end) =>
+        {
+            for (long t = start; t < end; t++)
+                BackwardHead(s, (int)(t / s.Heads), (int)(t % s.Heads), (float*)pq, (float*)pk, (float*)pv, (float*)pm, (float*)po,
+                    (float*)pl, (float*)pg, (float*)pr, (float*)pdq, (float*)pdk, (float*)pdv, drop);
+        });
+    }
+
+    private static void BackwardHead(in AttentionShape s, int b, int h, float* q, float* k, float* v, float* mask, float* o,
+        float* stats, float* go, float* rowDot, float* dq, float* dk, float* dv, DropoutStream drop)
+    {
+        int d = s.HeadDim, dp = Padded(d), tq = s.QueryLength;
+        long tqPadded = (tq + QueryBlock - 1) / QueryBlock * QueryBlock;
+        using var w = new Arena(2L * d * KeyBlock + 3L * KeyBlock * dp + 2L * QueryBlock * KeyBlock + KeyBlock + 2L * QueryBlock * dp
+            + tqPadded * dp);
+        float* kt = w.Take((long)d * KeyBlock), vt = w.Take((long)d * KeyBlock), kp = w.Take((long)KeyBlock * dp);
+        float* sc = w.Take(QueryBlock * KeyBlock), gs = w.Take(QueryBlock * KeyBlock), keep = w.Take(KeyBlock);
+        float* qp = w.Take(QueryBlock * dp), gp = w.Take(QueryBlock * dp);
+        float* dkAcc = w.Take((long)KeyBlock * dp), dvAcc = w.Take((long)KeyBlock * dp), dqAcc = w.Take(tqPadded * dp);
+        long head = ((long)b * s.Heads + h) * tq;
+        float* dRow = rowDot + head, st = stats + 2 * head;
+        var packed = s.Output;
+        for (int i = 0; i < tq; i++) dRow[i] = Dot(go + s.GradOutput.At(b, i, h), o + packed.At(b, i, h), d);
+        new Span<float>(dqAcc, (int)(tqPadded * dp)).Clear();
+        float* maskRow = mask == null ? null : mask + (long)b * s.MaskStride;
+        for (int j0 = 0; j0 < s.KeyLength; j0 += KeyBlock)
+        {
+            int nk = Math.Min(KeyBlock, s.KeyLength - j0);
+            PackTransposed(k + s.Key.At(b, j0, h), s.Key.Row, nk, d, kt);
+            PackTransposed(v + s.Value.At(b, j0, h), s.Value.Row, nk, d, vt);
+            PackRows(k + s.Key.At(b, j0, h), s.Key.Row, nk, d, kp);
+            new Span<float>(dkAcc, 2 * KeyBlock * dp).Clear();
+            for (int i0 = 0; i0 < tq; i0 += QueryBlock)
+            {
+                int nq = Math.Min(QueryBlock, tq - i0);
+                PackRows(q + s.Query.At(b, i0, h), s.Query.Row, nq, d, qp);
+                PackRows(go + s.GradOutput.At(b, i0, h), s.GradOutput.Row, nq, d, gp);
+                Tile(qp, dp, 1, nq, d, kt, KeyBlock, nk, sc, KeyBlock, false);
+                Tile(gp, dp, 1, nq, d, vt, KeyBlock, nk, gs, KeyBlock, false);
+                for (int i = 0; i < nq; i++)
+                {
+                    // sc ← P∘Z (the dropped probabilities), gs ← scale·dS = scale·P∘(Z∘dO·Vᵀ − D).
+                    float* p = sc + i * KeyBlock, g = gs + i * KeyBlock;
+                    ScaleMask(p, maskRow == null ? null : maskRow + j0, nk, s.Scale);
+                    ExpShifted(p, nk, st[2 * (i0 + i)], st[2 * (i0 + i) + 1]);
+                    if (drop.Active) PhiloxDropout.KeepScales(drop, s.DropoutIndex(b, h, i0 + i, j0), nk, keep);
+                    float di = dRow[i0 + i];
+                    for (int j = 0; j < nk; j++)
+                    {
+                        float z = drop.Active ? keep[j] : 1f;
+                        g[j] = s.Scale * (p[j] * (z * g[j] - di));
+                        p[j] *= z;
+                    }
+                }
+                // dV += (P∘Z)ᵀ·dO, dK += dSᵀ·Q (the score tiles read by columns), dQ += dS·K.
+                Tile(sc, 1, KeyBlock, nk, nq, gp, dp, d, dvAcc, dp, true);
+                Tile(gs, 1, KeyBlock, nk, nq, qp, dp, d, dkAcc, dp, true);
+                Tile(gs, KeyBlock, 1, nq, nk, kp, dp, d, dqAcc + (long)i0 * dp, dp, true);
+            }
+            var keyRows = s.KeyGrad;
+            for (int j = 0; j < nk; j++)
+            {
+                Copy(dkAcc + (long)j * dp, dk + keyRows.At(b, j0 + j, h), d, 1f);
+                Copy(dvAcc + (long)j * dp, dv + keyRows.At(b, j0 + j, h), d, 1f);
+            }
+        }
+        for (int i = 0; i < tq; i++) Copy(dqAcc + (long)i * dp, dq + packed.At(b, i, h), d, 1f);
+    }
+
+    /// <summary>dst[c·KeyBlock + j] = rows[j·stride + c] for j &lt; n; columns up to the next multiple of 16 are zero.</summary>
+    private static void PackTransposed(float* rows, long stride, int n, int d, float* dst)
+    {
+        int padded = (n + 15) & ~15;
+        for (int c = 0; c < d; c++)
+        {
+            float* line = dst + (long)c * KeyBlock;
+            for (int j = 0; j < n; j++) line[j] = rows[j * stride + c];
+            for (int j = n; j < padded; j++) line[j] = 0f;
+        }
+    }
+
+    /// <summary>dst[j·Padded(d) + c] = rows[j·stride + c] for j &lt; n; the padding columns are zero.</summary>
+    private static void PackRows(float* rows, long stride, int n, int d, float* dst)
+    {
+        int dp = Padded(d);
+        for (int j = 0; j < n; j++)
+        {
+            new ReadOnlySpan<float>(rows + j * stride, d).CopyTo(new Span<float>(dst + (long)j * dp, d));
+            new Span<float>(dst + (long)j * dp + d, dp - d).Clear();
+        }
+    }
+
+    /// <summary>
+    /// out[i·ldo + c] = (or +=) Σ_r a[i·rowStride + r·step]·b[r·ldb + c] for i &lt; m, r &lt; n and c &lt; cols rounded up to 16
+    /// (b's columns up to there must be readable and zero past cols): a 4×16 register tile of eight accumulators fed by
+    /// broadcasts of a's elements. A row tail repeats the last row, so out needs m rounded up to 4 rows.
+    /// </summary>
+    private static void Tile(float* a, long rowStride, long step, int m, int n, float* b, long ldb, int cols, float* output, long ldo,
+        bool accumulate)
+    {
+        int padded = (cols + 15) & ~15;
+        if (!Vector256.IsHardwareAccelerated)
+        {
+            for (int i = 0; i < m; i++)
+                for (int c = 0; c < padded; c++)
+                {
+                    float sum = accumulate ? output[i * ldo + c] : 0f;
+                    for (int r = 0; r < n; r++) sum += a[i * rowStride + r * step] * b[r * ldb + c];
+                    output[i * ldo + c] = sum;
+                }
+            return;
+        }
+        for (int i = 0; i < m; i += 4)
+        {
+            float* r0 = a + i * rowStride, r1 = a + Math.Min(i + 1, m - 1) * rowStride;
+            float* r2 = a + Math.Min(i + 2, m - 1) * rowStride, r3 = a + Math.Min(i + 3, m - 1) * rowStride;
+            for (int c = 0; c < padded; c += 16)
+            {
+                float* y = output + i * ldo + c;
+                Vector256<float> a0 = default, a1 = default, b0 = default, b1 = default;
+                Vector256<float> c0 = default, c1 = default, e0 = default, e1 = default;
+                if (accumulate)
+                {
+                    (a0, a1) = (Vector256.Load(y), Vector256.Load(y + 8));
+                    (b0, b1) = (Vector256.Load(y + ldo), Vector256.Load(y + ldo + 8));
+                    (c0, c1) = (Vector256.Load(y + 2 * ldo), Vector256.Load(y + 2 * ldo + 8));
+                    (e0, e1) = (Vector256.Load(y + 3 * ldo), Vector256.Load(y + 3 * ldo + 8));
+                }
+                float* col = b + c;
+                for (long r = 0, e = 0; r < n; r++, e += step, col += ldb)
+                {
+                    var k0 = Vector256.Load(col);
+                    var k1 = Vector256.Load(col + 8);
+                    var x = Vector256.Create(r0[e]);
+                    a0 = Vector256.FusedMultiplyAdd(x, k0, a0);
+                    a1 = Vector256.FusedMultiplyAdd(x, k1, a1);
+                    x = Vector256.Create(r1[e]);
+                    b0 = Vector256.FusedMultiplyAdd(x, k0, b0);
+                    b1 = Vector256.FusedMultiplyAdd(x, k1, b1);
+                    x = Vector256.Create(r2[e]);
+                    c0 = Vector256.FusedMultiplyAdd(x, k0, c0);
+                    c1 = Vector256.FusedMultiplyAdd(x, k1, c1);
+                    x = Vector256.Create(r3[e]);
+                    e0 = Vector256.FusedMultiplyAdd(x, k0, e0);
+                    e1 = Vector256.FusedMultiplyAdd(x, k1, e1);
+                }
+                a0.Store(y);
+                a1.Store(y + 8);
+                b0.Store(y + ldo);
+                b1.Store(y + ldo + 8);
+                c0.Store(y + 2 * ldo);
+                c1.Store(y + 2 * ldo + 8);
+                e0.Store(y + 3 * ldo);
+                e1.Store(y + 3 * ldo + 8);
+            }
+        }
+    }
+
+    /// <summary>z = scale·z + mask (fused multiply-add, as the composed softmax) and the max of z.</summary>
+    private static float ScaleMask(float* z, float* mask, int n, float scale) => ElementwiseRow.ScaleAddMax(z, mask, z, n, scale);
+
+    /// <summary>z = exp((z − shift) − logSum) and Σ z: the shift first, as both are near −1e9 in a padded row.</summary>
+    private static float ExpShifted(float* z, int n, float shift, float logSum)
+    {
+        int j = 0;
+        float sum = 0f;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var acc = Vector256<float>.Zero;
+            var vs = Vector256.Create(shift);
+            var vl = Vector256.Create(logSum);
+            for (; j + 8 <= n; j += 8)
+            {
+                var e = Vector256.Exp(Vector256.Load(z + j) - vs - vl);
+                e.Store(z + j);
+                acc += e;
+            }
+            sum = Vector256.Sum(acc);
+        }
+        for (; j < n; j++)
+        {
+            z[j] = MathF.Exp(z[j] - shift - logSum);
+            sum += z[j];
+        }
+        return sum;
+    }
+
+    private static void Multiply(float* z, float* keep, int n)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; j + 8 <= n; j += 8) (Vector256.Load(z + j) * Vector256.Load(keep + j)).Store(z + j);
+        for (; j < n; j++) z[j] *= keep[j];
+    }
+
+    private static void Scale(float* y, int n, float a)
+    {
+        for (int c = 0; c < n; c++) y[c] *= a;
+    }
+
+    private static void Copy(float* x, float* y, int n, float a)
+    {
+        for (int c = 0; c < n; c++) y[c] = x[c] * a;
+    }
+
+    private static float Dot(float* a, float* b, int n)
+    {
+        float sum = 0f;
+        for (int c = 0; c < n; c++) sum += a[c] * b[c];
+        return sum;
+    }
+}
