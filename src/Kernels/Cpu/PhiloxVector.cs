@@ -89,7 +89,9 @@ internal static unsafe class PhiloxVector
         /// <summary>Blocks counter, counter + 1, ...: words c0 | c1 &lt;&lt; 32 (the 64-bit counter, carries included),
         /// c2 = c3 = 0.</summary>
         static abstract TV Counters(ulong counter);
-        /// <summary>(c0, c1, c2, c3) → (hi(M1·c2) ^ c1 ^ k0, lo(M1·c2), hi(M0·c0) ^ c3 ^ k1, lo(M0·c0)) in every 128-bit lane.</summary>
+        /// <summary>
+        /// (c0, c1, c2, c3) → (hi(M1·c2) ^ c1 ^ k0, lo(M1·c2), hi(M0·c0) ^ c3 ^ k1, lo(M0·c0)) in every 128-bit lane.
+        /// </summary>
         static abstract TV Round(TV c, TV key);
         static abstract void Store<TMap>(TV bits, float* o, TMap map) where TMap : struct, IUnitMap;
     }
