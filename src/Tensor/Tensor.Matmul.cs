@@ -201,6 +201,14 @@ public sealed partial class Tensor
         int outF = weight._shape[0], inF = weight._shape[1];
         int rows = (int)(x.Count / Math.Max(1, inF));
         var flat = new[] { rows, outF };
+        // The bias as a GEMM epilogue where the backend has one: added to each finished block while it is in cache, where the
+        // broadcast copy into C before a beta = 1 GEMM was one more pass over [rows, out].
+        if (bias is { IsContiguous: true } && rows > 0 && inF > 0 && x.Backend is IEpilogueKernels epilogues)
+        {
+            epilogues.LinearEpilogue(x.Dense, weight.Dense, bias.Dense, c.Dense, rows, inF, outF, EpilogueActivation.None,
+                DropoutStream.None, null, null);
+            return;
+        }
         if (bias is not null)
             x.Backend.Copy(DType.Float32, bias.BroadcastTo(flat), new Strided(c.Buffer, Layout.Contiguous(flat, c._offset)));
         else if (inF == 0) x.Backend.Fill(c.Dense, c.Count, 0f);

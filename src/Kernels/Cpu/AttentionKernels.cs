@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Finetune.Kernels.Cpu;
 
@@ -38,53 +39,82 @@ internal static unsafe class AttentionKernels
 
     public static void Forward(AttentionShape s, float* q, float* k, float* v, float* mask, float* o, float* stats, DropoutStream drop)
     {
-        int qBlocks = (s.QueryLength + QueryBlock - 1) / QueryBlock;
-        long tasks = (long)s.Batch * s.Heads * qBlocks;
+        int qBlocks = (s.QueryLength + QueryBlock - 1) / QueryBlock, kBlocks = (s.KeyLength + KeyBlock - 1) / KeyBlock;
+        long heads = (long)s.Batch * s.Heads;
+        // A task packs its head's keys and values once for all of its query blocks (per query block, the packing cost as much as
+        // the products at head dim 32); a head is cut into groups of query blocks only when there are too few heads for the
+        // threads. Each output row is the same sequence of operations whichever task computes it.
+        int groups = (int)Math.Clamp((4L * CpuParallel.Threads + heads - 1) / heads, 1, qBlocks);
+        int perGroup = (qBlocks + groups - 1) / groups;
+        groups = (qBlocks + perGroup - 1) / perGroup;
         nint pq = (nint)q, pk = (nint)k, pv = (nint)v, pm = (nint)mask, po = (nint)o, pl = (nint)stats;
-        long cost = 4L * QueryBlock * s.KeyLength * s.HeadDim;
+        long cost = 4L * perGroup * QueryBlock * s.KeyLength * s.HeadDim;
         int d = s.HeadDim, dp = Padded(d);
-        CpuParallel.For(tasks, CpuParallel.Grain(cost, 1 << 18), (start, end) =>
+        long keyFloats = (long)kBlocks * d * KeyBlock, valueFloats = (long)kBlocks * KeyBlock * dp;
+        CpuParallel.For(heads * groups, CpuParallel.Grain(cost, 1 << 18), (start, end) =>
         {
-            using var w = new Arena((long)d * KeyBlock + (long)KeyBlock * dp + QueryBlock * KeyBlock + KeyBlock + QueryBlock * (dp + 2L));
-            float* kt = w.Take((long)d * KeyBlock), vp = w.Take((long)KeyBlock * dp), sc = w.Take(QueryBlock * KeyBlock);
+            using var w = new Arena(keyFloats + valueFloats + QueryBlock * KeyBlock + KeyBlock + QueryBlock * (dp + 2L));
+            float* kt = w.Take(keyFloats), vp = w.Take(valueFloats), sc = w.Take(QueryBlock * KeyBlock);
             float* keep = w.Take(KeyBlock), acc = w.Take(QueryBlock * dp), m = w.Take(QueryBlock), l = w.Take(QueryBlock);
+            long packedHead = -1;
             for (long t = start; t < end; t++)
             {
-                long bh = t / qBlocks;
-                int b = (int)(bh / s.Heads), h = (int)(bh % s.Heads), i0 = (int)(t % qBlocks) * QueryBlock;
-                int nq = Math.Min(QueryBlock, s.QueryLength - i0);
-                float* maskRow = pm == 0 ? null : (float*)pm + (long)b * s.MaskStride;
-                new Span<float>(acc, QueryBlock * dp).Clear();
-                new Span<float>(m, QueryBlock).Fill(float.NegativeInfinity);
-                new Span<float>(l, QueryBlock).Clear();
-                for (int j0 = 0; j0 < s.KeyLength; j0 += KeyBlock)
+                long bh = t / groups;
+                int b = (int)(bh / s.Heads), h = (int)(bh % s.Heads);
+                if (bh != packedHead)
                 {
-                    int nk = Math.Min(KeyBlock, s.KeyLength - j0);
-                    PackTransposed((float*)pk + s.Key.At(b, j0, h), s.Key.Row, nk, d, kt);
-                    PackRows((float*)pv + s.Value.At(b, j0, h), s.Value.Row, nk, d, vp);
-                    Tile((float*)pq + s.Query.At(b, i0, h), s.Query.Row, 1, nq, d, kt, KeyBlock, nk, sc, KeyBlock, false);
-                    for (int i = 0; i < nq; i++)
+                    for (int jb = 0, j0 = 0; j0 < s.KeyLength; jb++, j0 += KeyBlock)
                     {
-                        float* z = sc + i * KeyBlock;
-                        float max = ScaleMask(z, maskRow == null ? null : maskRow + j0, nk, s.Scale);
-                        float mNew = MathF.Max(m[i], max);
-                        // A row with nothing finite yet keeps shift 0: exp(−∞) = 0 instead of exp(−∞ + ∞) = NaN.
-                        float shift = float.IsNegativeInfinity(mNew) ? 0f : mNew;
-                        float alpha = float.IsNegativeInfinity(m[i]) ? 0f : MathF.Exp(m[i] - shift);
-                        l[i] = l[i] * alpha + ExpShifted(z, nk, shift, 0f);
-                        m[i] = mNew;
-                        if (drop.Active)
-                        {
-                            PhiloxDropout.KeepScales(drop, s.DropoutIndex(b, h, i0 + i, j0), nk, keep);
-                            Multiply(z, keep, nk);
-                        }
-                        if (alpha != 1f) Scale(acc + (long)i * dp, d, alpha);
+                        int nk = Math.Min(KeyBlock, s.KeyLength - j0);
+                        PackTransposed((float*)pk + s.Key.At(b, j0, h), s.Key.Row, nk, d, kt + jb * (long)d * KeyBlock);
+                        PackRows((float*)pv + s.Value.At(b, j0, h), s.Value.Row, nk, d, vp + jb * (long)KeyBlock * dp);
                     }
-                    Tile(sc, KeyBlock, 1, nq, nk, vp, dp, d, acc, dp, true);
+                    packedHead = bh;
                 }
-                WriteRows(s, b, h, i0, nq, acc, dp, m, l, (float*)po, (float*)pl);
+                int qb0 = (int)(t % groups) * perGroup;
+                for (int qb = qb0; qb < Math.Min(qBlocks, qb0 + perGroup); qb++)
+                    ForwardBlock(s, b, h, qb * QueryBlock, (float*)pq, kt, vp, (float*)pm, (float*)po, (float*)pl, drop, sc, keep, acc, m,
+                        l);
             }
         });
+    }
+
+    /// <summary>
+    /// Rows [i0, i0 + QueryBlock) of one head against every key block (packed in <paramref name="kt"/> and <paramref name="vp"/>),
+    /// with an online softmax that rescales the output rows once per block.
+    /// </summary>
+    private static void ForwardBlock(in AttentionShape s, int b, int h, int i0, float* q, float* kt, float* vp, float* mask, float* o,
+        float* stats, DropoutStream drop, float* sc, float* keep, float* acc, float* m, float* l)
+    {
+        int d = s.HeadDim, dp = Padded(d), nq = Math.Min(QueryBlock, s.QueryLength - i0);
+        float* maskRow = mask == null ? null : mask + (long)b * s.MaskStride;
+        new Span<float>(acc, QueryBlock * dp).Clear();
+        new Span<float>(m, QueryBlock).Fill(float.NegativeInfinity);
+        new Span<float>(l, QueryBlock).Clear();
+        for (int jb = 0, j0 = 0; j0 < s.KeyLength; jb++, j0 += KeyBlock)
+        {
+            int nk = Math.Min(KeyBlock, s.KeyLength - j0);
+            Tile(q + s.Query.At(b, i0, h), s.Query.Row, 1, nq, d, kt + jb * (long)d * KeyBlock, KeyBlock, nk, sc, KeyBlock, false);
+            for (int i = 0; i < nq; i++)
+            {
+                float* z = sc + i * KeyBlock;
+                float max = ScaleMask(z, maskRow == null ? null : maskRow + j0, nk, s.Scale);
+                float mNew = MathF.Max(m[i], max);
+                // A row with nothing finite yet keeps shift 0: exp(−∞) = 0 instead of exp(−∞ + ∞) = NaN.
+                float shift = float.IsNegativeInfinity(mNew) ? 0f : mNew;
+                float alpha = float.IsNegativeInfinity(m[i]) ? 0f : MathF.Exp(m[i] - shift);
+                l[i] = l[i] * alpha + ExpShifted(z, nk, shift, 0f);
+                m[i] = mNew;
+                if (drop.Active)
+                {
+                    PhiloxDropout.KeepScales(drop, s.DropoutIndex(b, h, i0 + i, j0), nk, keep);
+                    ElementwiseLoops.BinaryRow<MulFn>(z, keep, z, nk);
+                }
+                if (alpha != 1f) ElementwiseRow.Scale(acc + (long)i * dp, d, alpha);
+            }
+            Tile(sc, KeyBlock, 1, nq, nk, vp + jb * (long)KeyBlock * dp, dp, d, acc, dp, true);
+        }
+        WriteRows(s, b, h, i0, nq, acc, dp, m, l, o, stats);
     }
 
     /// <summary>O = acc / l and the row statistics (m, log l); a row with l = 0 attended to nothing: zeros, log l = +∞.</summary>
@@ -98,7 +128,7 @@ internal static unsafe class AttentionKernels
             float* st = stats + 2 * (((long)b * s.Heads + h) * s.QueryLength + i0 + i);
             if (l[i] > 0f)
             {
-                Copy(acc + (long)i * dp, y, s.HeadDim, 1f / l[i]);
+                ElementwiseRow.Scale(acc + (long)i * dp, y, s.HeadDim, 1f / l[i]);
                 st[0] = m[i];
                 st[1] = MathF.Log(l[i]);
             }
@@ -130,17 +160,20 @@ internal static unsafe class AttentionKernels
     {
         int d = s.HeadDim, dp = Padded(d), tq = s.QueryLength;
         long tqPadded = (tq + QueryBlock - 1) / QueryBlock * QueryBlock;
-        using var w = new Arena(2L * d * KeyBlock + 3L * KeyBlock * dp + 2L * QueryBlock * KeyBlock + KeyBlock + 2L * QueryBlock * dp
-            + tqPadded * dp);
+        using var w = new Arena(2L * d * KeyBlock + 3L * KeyBlock * dp + 2L * QueryBlock * KeyBlock + KeyBlock
+            + 3 * tqPadded * dp);
         float* kt = w.Take((long)d * KeyBlock), vt = w.Take((long)d * KeyBlock), kp = w.Take((long)KeyBlock * dp);
         float* sc = w.Take(QueryBlock * KeyBlock), gs = w.Take(QueryBlock * KeyBlock), keep = w.Take(KeyBlock);
-        float* qp = w.Take(QueryBlock * dp), gp = w.Take(QueryBlock * dp);
+        // Q and dO are packed once per head, not once per key block.
+        float* qAll = w.Take(tqPadded * dp), gAll = w.Take(tqPadded * dp);
         float* dkAcc = w.Take((long)KeyBlock * dp), dvAcc = w.Take((long)KeyBlock * dp), dqAcc = w.Take(tqPadded * dp);
         long head = ((long)b * s.Heads + h) * tq;
         float* dRow = rowDot + head, st = stats + 2 * head;
         var packed = s.Output;
-        for (int i = 0; i < tq; i++) dRow[i] = Dot(go + s.GradOutput.At(b, i, h), o + packed.At(b, i, h), d);
+        for (int i = 0; i < tq; i++) dRow[i] = ElementwiseRow.Dot(go + s.GradOutput.At(b, i, h), o + packed.At(b, i, h), d);
         new Span<float>(dqAcc, (int)(tqPadded * dp)).Clear();
+        PackRows(q + s.Query.At(b, 0, h), s.Query.Row, tq, d, qAll);
+        PackRows(go + s.GradOutput.At(b, 0, h), s.GradOutput.Row, tq, d, gAll);
         float* maskRow = mask == null ? null : mask + (long)b * s.MaskStride;
         for (int j0 = 0; j0 < s.KeyLength; j0 += KeyBlock)
         {
@@ -152,8 +185,7 @@ internal static unsafe class AttentionKernels
             for (int i0 = 0; i0 < tq; i0 += QueryBlock)
             {
                 int nq = Math.Min(QueryBlock, tq - i0);
-                PackRows(q + s.Query.At(b, i0, h), s.Query.Row, nq, d, qp);
-                PackRows(go + s.GradOutput.At(b, i0, h), s.GradOutput.Row, nq, d, gp);
+                float* qp = qAll + (long)i0 * dp, gp = gAll + (long)i0 * dp;
                 Tile(qp, dp, 1, nq, d, kt, KeyBlock, nk, sc, KeyBlock, false);
                 Tile(gp, dp, 1, nq, d, vt, KeyBlock, nk, gs, KeyBlock, false);
                 for (int i = 0; i < nq; i++)
@@ -179,22 +211,32 @@ internal static unsafe class AttentionKernels
             var keyRows = s.KeyGrad;
             for (int j = 0; j < nk; j++)
             {
-                Copy(dkAcc + (long)j * dp, dk + keyRows.At(b, j0 + j, h), d, 1f);
-                Copy(dvAcc + (long)j * dp, dv + keyRows.At(b, j0 + j, h), d, 1f);
+                new ReadOnlySpan<float>(dkAcc + (long)j * dp, d).CopyTo(new Span<float>(dk + keyRows.At(b, j0 + j, h), d));
+                new ReadOnlySpan<float>(dvAcc + (long)j * dp, d).CopyTo(new Span<float>(dv + keyRows.At(b, j0 + j, h), d));
             }
         }
-        for (int i = 0; i < tq; i++) Copy(dqAcc + (long)i * dp, dq + packed.At(b, i, h), d, 1f);
+        for (int i = 0; i < tq; i++) new ReadOnlySpan<float>(dqAcc + (long)i * dp, d).CopyTo(new Span<float>(dq + packed.At(b, i, h), d));
     }
 
     /// <summary>dst[c·KeyBlock + j] = rows[j·stride + c] for j &lt; n; columns up to the next multiple of 16 are zero.</summary>
     private static void PackTransposed(float* rows, long stride, int n, int d, float* dst)
     {
-        int padded = (n + 15) & ~15;
+        int padded = (n + 15) & ~15, j = 0;
+        if (Avx.IsSupported && d >= 8)
+            for (; j + 8 <= n; j += 8)
+            {
+                // 8×8 blocks; a ragged head dim ends with an overlapping block (columns written twice with the same values).
+                for (int c = 0; c < d; c += 8)
+                {
+                    int c0 = Math.Min(c, d - 8);
+                    GemmPack.Transpose8x8(rows + j * stride + c0, stride, dst + (long)c0 * KeyBlock + j, KeyBlock);
+                }
+            }
         for (int c = 0; c < d; c++)
         {
             float* line = dst + (long)c * KeyBlock;
-            for (int j = 0; j < n; j++) line[j] = rows[j * stride + c];
-            for (int j = n; j < padded; j++) line[j] = 0f;
+            for (int jj = j; jj < n; jj++) line[jj] = rows[jj * stride + c];
+            for (int jj = n; jj < padded; jj++) line[jj] = 0f;
         }
     }
 
@@ -301,31 +343,6 @@ internal static unsafe class AttentionKernels
             z[j] = MathF.Exp(z[j] - shift - logSum);
             sum += z[j];
         }
-        return sum;
-    }
-
-    private static void Multiply(float* z, float* keep, int n)
-    {
-        int j = 0;
-        if (Vector256.IsHardwareAccelerated)
-            for (; j + 8 <= n; j += 8) (Vector256.Load(z + j) * Vector256.Load(keep + j)).Store(z + j);
-        for (; j < n; j++) z[j] *= keep[j];
-    }
-
-    private static void Scale(float* y, int n, float a)
-    {
-        for (int c = 0; c < n; c++) y[c] *= a;
-    }
-
-    private static void Copy(float* x, float* y, int n, float a)
-    {
-        for (int c = 0; c < n; c++) y[c] = x[c] * a;
-    }
-
-    private static float Dot(float* a, float* b, int n)
-    {
-        float sum = 0f;
-        for (int c = 0; c < n; c++) sum += a[c] * b[c];
         return sum;
     }
 }

@@ -107,7 +107,7 @@ internal static unsafe class GemmPack
 
     /// <summary>Reads an 8×8 block (rows at stride ld) and writes its transpose (rows at stride dstStride).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* s, long ld, float* d, int dstStride)
+    internal static void Transpose8x8(float* s, long ld, float* d, int dstStride)
     {
         var r0 = Avx.LoadVector256(s);
         var r1 = Avx.LoadVector256(s + ld);

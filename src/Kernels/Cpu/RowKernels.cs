@@ -272,15 +272,18 @@ internal static unsafe class ElementwiseRow
         return max;
     }
 
-    public static void Scale(float* y, int n, float a)
+    public static void Scale(float* y, int n, float a) => Scale(y, y, n, a);
+
+    /// <summary>y = a·x; y may be x.</summary>
+    public static void Scale(float* x, float* y, int n, float a)
     {
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
             var va = Vector256.Create(a);
-            for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.Load(y + i) * va, y + i);
+            for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.Load(x + i) * va, y + i);
         }
-        for (; i < n; i++) y[i] *= a;
+        for (; i < n; i++) y[i] = x[i] * a;
     }
 
     /// <summary>y = exp(x + shift) (when y is not null) and the sum of exp(x + shift).</summary>
