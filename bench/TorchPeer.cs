@@ -60,7 +60,15 @@ public sealed class TorchPeer : IDisposable
                 p.StandardInput.Flush();
                 var line = p.StandardOutput.ReadLine();
                 var hello = line == null ? null : JsonNode.Parse(line);
-                if (hello?["ok"]?.GetValue<bool>() == true) return new TorchPeer(p, hello, null);
+                if (hello?["ok"]?.GetValue<bool>() == true)
+                {
+                    var peer = new TorchPeer(p, hello, null);
+                    // torch without OpenBLAS links Debian's reference BLAS (about 2 GFLOP/s): every ratio against it is meaningless.
+                    if (peer.Blas == "not OpenBLAS")
+                        Console.Error.WriteLine("warning: the PyTorch peer runs on the reference BLAS, not OpenBLAS; its times are not a fair "
+                            + "peer (apt-get install libopenblas0-pthread)");
+                    return peer;
+                }
                 lastError = $"{python}: {hello?["error"]?.GetValue<string>() ?? "no answer"}";
             }
             catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or JsonException)
