@@ -102,7 +102,7 @@ internal static unsafe class AttentionKernels
                 float mNew = MathF.Max(m[i], max);
                 // A row with nothing finite yet keeps shift 0: exp(−∞) = 0 instead of exp(−∞ + ∞) = NaN.
                 float shift = float.IsNegativeInfinity(mNew) ? 0f : mNew;
-                float alpha = float.IsNegativeInfinity(m[i]) ? 0f : MathF.Exp(m[i] - shift);
+                float alpha = float.IsNegativeInfinity(m[i]) ? 0f : VMath.Exp(m[i] - shift);
                 l[i] = l[i] * alpha + ExpShifted(z, nk, shift, 0f);
                 m[i] = mNew;
                 if (drop.Active)
@@ -332,7 +332,7 @@ internal static unsafe class AttentionKernels
             var vl = Vector256.Create(logSum);
             for (; j + 8 <= n; j += 8)
             {
-                var e = Vector256.Exp(Vector256.Load(z + j) - vs - vl);
+                var e = VMath.Exp(Vector256.Load(z + j) - vs - vl);
                 e.Store(z + j);
                 acc += e;
             }
@@ -340,7 +340,7 @@ internal static unsafe class AttentionKernels
         }
         for (; j < n; j++)
         {
-            z[j] = MathF.Exp(z[j] - shift - logSum);
+            z[j] = VMath.Exp(z[j] - shift - logSum);
             sum += z[j];
         }
         return sum;

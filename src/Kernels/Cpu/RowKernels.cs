@@ -141,7 +141,7 @@ internal static unsafe class RowKernels
                 {
                     // gx = scale · (gy - softmax · Σgy), softmax = exp(y)
                     float sum = Sum(gyr, cols);
-                    for (int j = 0; j < cols; j++) gxr[j] = scale * (gyr[j] - MathF.Exp(yr[j]) * sum);
+                    for (int j = 0; j < cols; j++) gxr[j] = scale * (gyr[j] - VMath.Exp(yr[j]) * sum);
                 }
                 else
                 {
@@ -297,7 +297,7 @@ internal static unsafe class ElementwiseRow
             var vs = Vector256.Create(shift);
             for (; i + 8 <= n; i += 8)
             {
-                var v = Vector256.Exp(Vector256.Load(x + i) + vs);
+                var v = VMath.Exp(Vector256.Load(x + i) + vs);
                 if (y != null) Vector256.Store(v, y + i);
                 acc += v;
             }
@@ -305,7 +305,7 @@ internal static unsafe class ElementwiseRow
         }
         for (; i < n; i++)
         {
-            float v = MathF.Exp(x[i] + shift);
+            float v = VMath.Exp(x[i] + shift);
             if (y != null) y[i] = v;
             sum += v;
         }
