@@ -195,13 +195,7 @@ internal static unsafe class AttentionKernels
                     ScaleMask(p, maskRow == null ? null : maskRow + j0, nk, s.Scale);
                     ExpShifted(p, nk, st[2 * (i0 + i)], st[2 * (i0 + i) + 1]);
                     if (drop.Active) PhiloxDropout.KeepScales(drop, s.DropoutIndex(b, h, i0 + i, j0), nk, keep);
-                    float di = dRow[i0 + i];
-                    for (int j = 0; j < nk; j++)
-                    {
-                        float z = drop.Active ? keep[j] : 1f;
-                        g[j] = s.Scale * (p[j] * (z * g[j] - di));
-                        p[j] *= z;
-                    }
+                    SoftmaxGradRow(p, g, drop.Active ? keep : null, nk, dRow[i0 + i], s.Scale);
                 }
                 // dV += (P∘Z)ᵀ·dO, dK += dSᵀ·Q (the score tiles read by columns), dQ += dS·K.
                 Tile(sc, 1, KeyBlock, nk, nq, gp, dp, d, dvAcc, dp, true);
@@ -216,6 +210,29 @@ internal static unsafe class AttentionKernels
             }
         }
         for (int i = 0; i < tq; i++) new ReadOnlySpan<float>(dqAcc + (long)i * dp, d).CopyTo(new Span<float>(dq + packed.At(b, i, h), d));
+    }
+
+    /// <summary>g ← scale·p∘(z∘g − d) and p ← p∘z, with z the keep-scales (1 without dropout).</summary>
+    private static void SoftmaxGradRow(float* p, float* g, float* keep, int n, float d, float scale)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> vd = Vector256.Create(d), vs = Vector256.Create(scale), z = Vector256<float>.One;
+            for (; j + 8 <= n; j += 8)
+            {
+                if (keep != null) z = Vector256.Load(keep + j);
+                var pj = Vector256.Load(p + j);
+                (vs * (pj * (z * Vector256.Load(g + j) - vd))).Store(g + j);
+                (pj * z).Store(p + j);
+            }
+        }
+        for (; j < n; j++)
+        {
+            float z = keep != null ? keep[j] : 1f;
+            g[j] = scale * (p[j] * (z * g[j] - d));
+            p[j] *= z;
+        }
     }
 
     /// <summary>dst[c·KeyBlock + j] = rows[j·stride + c] for j &lt; n; columns up to the next multiple of 16 are zero.</summary>
