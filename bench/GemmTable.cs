@@ -13,12 +13,16 @@ namespace Finetune.Bench;
 /// </summary>
 public static unsafe class GemmTable
 {
-    public sealed record Shape(string Name, int M, int N, int K, bool TransA, bool TransB)
+    /// <summary>One product, or <paramref name="Batch"/> independent ones (strided, as composed attention calls per head).</summary>
+    public sealed record Shape(string Name, int M, int N, int K, bool TransA, bool TransB, int Batch = 1)
     {
-        public string Dims => $"{M}×{K} · {K}×{N}";
+        public string Dims => (Batch > 1 ? $"{Batch}× " : "") + $"{M}×{K} · {K}×{N}";
         public string Op => (TransA, TransB) switch { (false, false) => "NN", (false, true) => "NT", (true, false) => "TN", _ => "TT" };
-        public double Flops => 2.0 * M * N * K;
+        public double Flops => 2.0 * M * N * K * Batch;
     }
+
+    /// <summary>The large-GEMM rate the small shapes are compared with.</summary>
+    private static readonly Shape Large = new("large", 1024, 1024, 1024, false, false);
 
     public static IReadOnlyList<Shape> Shapes(bool quick, bool small = false)
     {
@@ -36,6 +40,17 @@ public static unsafe class GemmTable
             foreach (var (m, n, k, ta, tb) in new[] { (1024, 8, 384, false, false), (1024, 384, 8, false, false), (1024, 8, 384, false, true),
                          (1024, 384, 8, false, true), (384, 8, 1024, true, false), (8, 384, 1024, true, false) })
                 list.Add(new Shape("lora r=8", m, n, k, ta, tb));
+            // Composed attention per head, 96 heads × T = 128: S = Q·Kᵀ (and dP = dO·Vᵀ), O = P·V (and dQ = dS·K),
+            // dV = Pᵀ·dO (and dK = dSᵀ·Q).
+            foreach (int d in new[] { 32, 64 })
+                foreach (var (what, m, n, k, ta, tb) in new[] { ("QKᵀ", 128, 128, d, false, true), ("PV", 128, d, 128, false, false),
+                             ("PᵀdO", 128, d, 128, true, false) })
+                    list.Add(new Shape($"attn d={d} {what}", m, n, k, ta, tb, Batch: 96));
+            // Adapter bottleneck 24 at hidden 384, T = 1024: down X·Wd, up H·Wu, and backward dH, dWu, dX, dWd.
+            foreach (var (what, m, n, k, ta, tb) in new[] { ("down", 1024, 24, 384, false, false), ("up", 1024, 384, 24, false, false),
+                         ("dH", 1024, 24, 384, false, true), ("dWu", 24, 384, 1024, true, false), ("dX", 1024, 384, 24, false, true),
+                         ("dWd", 384, 24, 1024, true, false) })
+                list.Add(new Shape($"adapter {what}", m, n, k, ta, tb));
             return list;
         }
         foreach (int s in quick ? new[] { 256, 512, 1024 } : new[] { 256, 512, 1024, 1536, 2048 })
@@ -79,21 +94,28 @@ public static unsafe class GemmTable
                 case "--kc": GemmPacked.KC = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--mc": GemmPacked.MC = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--nc": GemmPacked.NC = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--path": GemmPacked.SmallPath = ParsePath(args[++i]); break;
                 default: Console.Error.WriteLine($"gemm: unknown option {args[i]}"); return 2;
             }
         }
         CpuParallel.Threads = threads;
         var shapes = Shapes(quick, small).Where(s => only == null || s.Name.Contains(only, StringComparison.OrdinalIgnoreCase) || s.Op == only || s.Dims.Contains(only)).ToList();
 
-        if (compare != null) return Compare(shapes, compare, threads);
+        // Small shapes are compared with the large-GEMM rate of the same run (the first row).
+        if (compare != null) return Compare(small ? [Large, .. shapes] : shapes, compare, threads);
         using var torch = peer ? TorchPeer.Start("gemm_torch.py", threads) : null;
         if (_cpuTime && threads != 1) { Console.Error.WriteLine("gemm: --cpu-time needs --threads 1"); return 2; }
         Console.WriteLine($"CPU GEMM, float32 row-major, {threads} thread(s), {(_cpuTime ? "thread CPU time" : "wall time")}, best of {_rounds} medians; ours: {GemmPacked.Kernel} KC={GemmPacked.KC} MC={GemmPacked.MC} NC={GemmPacked.NC}");
         Console.WriteLine(torch is { Ok: true } ? $"peer: PyTorch {torch.Version} via {torch.Blas}" : $"peer: PyTorch unavailable ({torch?.Error ?? "disabled with --no-peer"})");
+        // Small shapes are read against the large-GEMM rate of the same run.
+        double large = small ? MeasureOurs(Large).GFlops : 0;
+        if (small) Console.WriteLine($"large GEMM ({Large.Dims} NN): {large:F1} GFLOP/s; small path {(GemmPacked.SmallPath ? "on" : "off")}");
         Console.WriteLine();
-        string header = $"| {"shape",-22} | {"m×k · k×n",-21} | {"op",-2} | {"ours GFLOP/s",12} | {"PyTorch GFLOP/s",15} | {"ours/PyTorch",12} |";
+        string header = $"| {"shape",-22} | {"m×k · k×n",-26} | {"op",-2} | {"ours GFLOP/s",12} | {"PyTorch GFLOP/s",15} | {"ours/PyTorch",12} |"
+            + (small ? " of large |" : "");
         Console.WriteLine(header);
-        Console.WriteLine($"|{new string('-', 24)}|{new string('-', 23)}|----|{new string('-', 14)}|{new string('-', 17)}|{new string('-', 14)}|");
+        Console.WriteLine($"|{new string('-', 24)}|{new string('-', 28)}|----|{new string('-', 14)}|{new string('-', 17)}|{new string('-', 14)}|"
+            + (small ? "----------|" : ""));
         var ratios = new List<double>();
         foreach (var s in shapes)
         {
@@ -108,7 +130,8 @@ public static unsafe class GemmTable
             }
             string ratio = theirs is > 0 ? $"{ours / theirs.Value:F2}×" : "n/a";
             if (theirs is > 0) ratios.Add(ours / theirs.Value);
-            Console.WriteLine($"| {s.Name,-22} | {s.Dims,-21} | {s.Op,-2} | {ours,12:F1} | {(theirs is { } t ? t.ToString("F1", CultureInfo.InvariantCulture) : "n/a"),15} | {ratio,12} |");
+            Console.WriteLine($"| {s.Name,-22} | {s.Dims,-26} | {s.Op,-2} | {ours,12:F1} | {(theirs is { } t ? t.ToString("F1", CultureInfo.InvariantCulture) : "n/a"),15} | {ratio,12} |"
+                + (small ? $" {ours / large,8:P0} |" : ""));
         }
         if (ratios.Count > 0)
         {
@@ -129,6 +152,7 @@ public static unsafe class GemmTable
         void Apply(string config)
         {
             GemmPacked.KC = 512; GemmPacked.MC = 128; GemmPacked.SmallWork = 16 * 16 * 16; CpuParallel.Threads = threads; GemmPacked.NC = 4096; GemmPacked.Kernel = GemmKernelInfo.Best;
+            GemmPacked.SmallPath = true; GemmPacked.SmallMaxK = 1024; GemmPacked.TinyWork = 8 * 8 * 8; GemmPacked.SmallDim = 64; GemmSmall.ParallelWork = 1L << 19;
             foreach (var kv in config.Split(',', StringSplitOptions.RemoveEmptyEntries))
             {
                 var parts = kv.Split('=');
@@ -140,6 +164,10 @@ public static unsafe class GemmTable
                     case "mc": GemmPacked.MC = int.Parse(parts[1], CultureInfo.InvariantCulture); break;
                     case "nc": GemmPacked.NC = int.Parse(parts[1], CultureInfo.InvariantCulture); break;
                     case "kernel": GemmPacked.Kernel = GemmKernelInfo.Supported().Single(k => k.Name == parts[1]); break;
+                    case "path": GemmPacked.SmallPath = ParsePath(parts[1]); break;
+                    case "maxk": GemmPacked.SmallMaxK = int.Parse(parts[1], CultureInfo.InvariantCulture); break;
+                    case "dim": GemmPacked.SmallDim = int.Parse(parts[1], CultureInfo.InvariantCulture); break;
+                    case "par": GemmSmall.ParallelWork = long.Parse(parts[1], CultureInfo.InvariantCulture); break;
                     default: throw new ArgumentException($"unknown setting {kv}");
                 }
             }
@@ -194,14 +222,14 @@ public static unsafe class GemmTable
     private static (double GFlops, int Reps) MeasureOurs(Shape s, int reps = 0)
     {
         long sizeA = (long)s.M * s.K, sizeB = (long)s.K * s.N, sizeC = (long)s.M * s.N;
-        float* a = Alloc(sizeA), b = Alloc(sizeB), c = Alloc(sizeC);
+        float* a = Alloc(sizeA * s.Batch), b = Alloc(sizeB * s.Batch), c = Alloc(sizeC * s.Batch);
         try
         {
             var rng = new Random(0);
-            for (long i = 0; i < sizeA; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
-            for (long i = 0; i < sizeB; i++) b[i] = (float)(rng.NextDouble() * 2 - 1);
+            for (long i = 0; i < sizeA * s.Batch; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+            for (long i = 0; i < sizeB * s.Batch; i++) b[i] = (float)(rng.NextDouble() * 2 - 1);
             int lda = s.TransA ? s.M : s.K, ldb = s.TransB ? s.K : s.N;
-            void Once() => GemmPacked.Sgemm(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, lda, 0, b, ldb, 0, 0f, c, s.N, 0, 1);
+            void Once() => GemmPacked.Sgemm(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, lda, sizeA, b, ldb, sizeB, 0f, c, s.N, sizeC, s.Batch);
             double w0 = Now();
             for (int i = 0; i < 3; i++) Once();
             double one = (Now() - w0) / 3;
@@ -226,8 +254,15 @@ public static unsafe class GemmTable
         }
     }
 
+    private static bool ParsePath(string path) => path switch
+    {
+        "small" => true,
+        "packed" => false,
+        _ => throw new ArgumentException($"gemm: --path takes small or packed, got {path}"),
+    };
+
     private static float* Alloc(long n) => (float*)NativeMemory.AlignedAlloc((nuint)(n * sizeof(float)), 64);
 
     private static double? Measure(TorchPeer torch, Shape s, int reps) =>
-        torch.Ask(new { m = s.M, n = s.N, k = s.K, transA = s.TransA, transB = s.TransB, reps })?["gflops"]?.GetValue<double>();
+        torch.Ask(new { m = s.M, n = s.N, k = s.K, transA = s.TransA, transB = s.TransB, batch = s.Batch, reps })?["gflops"]?.GetValue<double>();
 }

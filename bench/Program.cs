@@ -24,7 +24,7 @@ if (args.Length > 0 && args[0] == "bdn")
     BenchmarkSwitcher.FromAssembly(typeof(GemmTable).Assembly).Run(args[1..]);
     return 0;
 }
-Console.Error.WriteLine("usage: Finetune.Bench gemm [--threads N] [--quick] [--no-peer] [--kernel avx512|avx2|portable] [--kc N] [--mc N] [--nc N] [--only NAME]");
+Console.Error.WriteLine("usage: Finetune.Bench gemm [--threads N] [--quick] [--no-peer] [--kernel avx512|avx2|portable] [--kc N] [--mc N] [--nc N] [--small] [--path small|packed] [--only NAME]");
 Console.Error.WriteLine("       Finetune.Bench step [--batch 8] [--seq 128] [--reps 5] [--threads 2] [--rounds 2] "
     + "[--profile forward|lora|full [--unfused]] [--epilogues] [--device cpu|cuda|cuda:N|host]   "
     + "MiniLM training step vs PyTorch, forward vs ONNX Runtime");

@@ -42,14 +42,16 @@ def setup(threads):
 def measure(torch, shape):
     m, n, k = shape["m"], shape["n"], shape["k"]
     ta, tb = shape.get("transA", False), shape.get("transB", False)
+    batch = int(shape.get("batch", 1))
     reps = max(3, int(shape.get("reps", 10)))
     g = torch.Generator().manual_seed(0)
-    # Store A as k×m when transposed and pass the transposed view, as the engine's caller would.
-    a = torch.rand((k, m) if ta else (m, k), generator=g) * 2 - 1
-    b = torch.rand((n, k) if tb else (k, n), generator=g) * 2 - 1
-    a_op = a.t() if ta else a
-    b_op = b.t() if tb else b
-    out = torch.empty(m, n)
+    # Store A as k×m when transposed and pass the transposed view, as the engine's caller would; batch > 1 is a bmm.
+    lead = (batch,) if batch > 1 else ()
+    a = torch.rand(lead + ((k, m) if ta else (m, k)), generator=g) * 2 - 1
+    b = torch.rand(lead + ((n, k) if tb else (k, n)), generator=g) * 2 - 1
+    a_op = a.transpose(-1, -2) if ta else a
+    b_op = b.transpose(-1, -2) if tb else b
+    out = torch.empty(lead + (m, n))
     for _ in range(3):
         torch.matmul(a_op, b_op, out=out)
     times = []
@@ -59,7 +61,7 @@ def measure(torch, shape):
         times.append(time.perf_counter() - t0)
     times.sort()
     med = times[len(times) // 2]
-    return {"gflops": 2.0 * m * n * k / med / 1e9, "ms": med * 1e3}
+    return {"gflops": 2.0 * m * n * k * batch / med / 1e9, "ms": med * 1e3}
 
 
 def main():

@@ -15,7 +15,8 @@ namespace Finetune.Kernels.Cpu;
 /// then row passes of up to <see cref="MBig"/> rows. Each pass runs a grid of MC-row × panel-range tasks in one
 /// parallel region; the task that first needs a kc×MR panel of op(A) or kc×NR panel of op(B) packs it
 /// (<see cref="GemmPack"/>), and the register-blocked micro-kernel (<see cref="GemmMicroKernel"/>) runs over
-/// the packed panels. Small problems skip packing (<see cref="GemmDirect"/>); a narrow C is computed as Cᵀ.
+/// the packed panels. Small problems skip packing (<see cref="GemmDirect"/>, <see cref="GemmSmall"/>); a narrow C is computed
+/// as Cᵀ. <see cref="PathFor"/> holds the rule.
 /// </remarks>
 public static unsafe class GemmPacked
 {
@@ -27,10 +28,18 @@ public static unsafe class GemmPacked
     internal static int NC = 4096;
     /// <summary>Rows of A packed per pass, bounding the shared A buffer.</summary>
     internal static int MBig = 4096;
-    /// <summary>Multiply-adds below which a problem runs unpacked.</summary>
+    /// <summary>Multiply-adds at or below which a problem runs unpacked in <see cref="GemmDirect"/> (no small path).</summary>
     internal static long SmallWork = 16 * 16 * 16;
+    /// <summary>As <see cref="SmallWork"/> where the small path runs: below it, 6×16 tiles leave most lanes idle.</summary>
+    internal static long TinyWork = 8 * 8 * 8;
     /// <summary>Multiply-adds per matrix below which a batch is split across threads instead of each matrix.</summary>
     internal static long BatchParallelWork = 1L << 22;
+    /// <summary>Deepest k the small path takes (one pass over all of k per tile).</summary>
+    internal static int SmallMaxK = 1024;
+    /// <summary>A k, m or n at most this long sends a product (with k ≤ <see cref="SmallMaxK"/>) to the small path.</summary>
+    internal static int SmallDim = 64;
+    /// <summary>Whether the small path is used at all; benchmarks switch it off to compare with the packed path.</summary>
+    internal static bool SmallPath = true;
 
     /// <summary>The micro-kernel in use; tests and benchmarks may switch it to compare variants.</summary>
     internal static GemmKernelInfo Kernel { get; set; } = GemmKernelInfo.Best;
@@ -81,26 +90,50 @@ public static unsafe class GemmPacked
 
     private static void Run(in GemmProblem p, GemmKernelInfo kernel, bool parallel)
     {
-        if (p.K == 0 || p.Alpha == 0f)
+        switch (PathFor(p.M, p.N, p.K, p.Alpha, kernel, p.Epilogue is not null))
         {
-            GemmDirect.ScaleC(in p);
-            p.Epilogue?.Apply(p.C, p.Ldc, 0, 0, p.M, p.N);
-            return;
+            case GemmPath.Scale:
+                GemmDirect.ScaleC(in p);
+                p.Epilogue?.Apply(p.C, p.Ldc, 0, 0, p.M, p.N);
+                break;
+            case GemmPath.Direct:
+                GemmDirect.Run(in p, parallel);
+                p.Epilogue?.Apply(p.C, p.Ldc, 0, 0, p.M, p.N); // small: one pass after the product costs little
+                break;
+            case GemmPath.Small:
+                GemmSmall.Run(in p, parallel);
+                break;
+            case GemmPath.PackedTransposed:
+                GemmDriver.Run(p.Transposed(), kernel, parallel); // narrow C (e.g. a LoRA rank): compute Cᵀ so the wide tile
+                break;                                            // dimension runs along m
+            default:
+                GemmDriver.Run(in p, kernel, parallel);
+                break;
         }
-        long work = (long)p.M * p.N * p.K;
-        // Packing pays off only when each packed element is reused enough; every choice here depends on the shape alone.
-        if (work <= SmallWork || p.M <= 2)
-        {
-            GemmDirect.Run(in p, parallel);
-            p.Epilogue?.Apply(p.C, p.Ldc, 0, 0, p.M, p.N); // small: one pass after the product costs little
-        }
-        else if (2 * p.N <= kernel.Nr && p.M > p.N && p.Epilogue is null)
-            GemmDriver.Run(p.Transposed(), kernel, parallel); // narrow C (e.g. a LoRA rank): compute Cᵀ so the wide tile
-                                                              // dimension runs along m
-        else
-            GemmDriver.Run(in p, kernel, parallel);
+    }
+
+    /// <summary>
+    /// Which path computes one m×n×k product; the shape alone decides (never the thread count or the batch), so a shape's
+    /// bits never change with either. In order: nothing to multiply scales C; a row vector or a tiny product (at most
+    /// <see cref="TinyWork"/> multiply-adds, or <see cref="SmallWork"/> where the small path cannot run) runs unpacked in
+    /// <see cref="GemmDirect"/>; a C at most NR/2 wide and taller than wide goes packed as Cᵀ; a product with
+    /// k ≤ <see cref="SmallMaxK"/> and either a short k (≤ <see cref="SmallDim"/>) or a thin m or n (≤ <see cref="SmallDim"/>)
+    /// runs on <see cref="GemmSmall"/>; the rest is packed.
+    /// </summary>
+    internal static GemmPath PathFor(int m, int n, int k, float alpha, GemmKernelInfo kernel, bool epilogue)
+    {
+        if (k == 0 || alpha == 0f) return GemmPath.Scale;
+        bool small = SmallPath && GemmSmall.Supported;
+        // Packing pays off only when each packed element is reused enough.
+        if ((long)m * n * k <= (small ? TinyWork : SmallWork) || m <= 2) return GemmPath.Direct;
+        if (2 * n <= kernel.Nr && m > n && !epilogue) return GemmPath.PackedTransposed;
+        if (small && k <= SmallMaxK && (k <= SmallDim || Math.Min(m, n) <= SmallDim)) return GemmPath.Small;
+        return GemmPath.Packed;
     }
 }
+
+/// <summary>The routes <see cref="GemmPacked.PathFor"/> chooses between.</summary>
+internal enum GemmPath { Scale, Direct, Small, Packed, PackedTransposed }
 
 /// <summary>One matrix of a (possibly batched) SGEMM call.</summary>
 internal readonly unsafe struct GemmProblem(bool transA, bool transB, int m, int n, int k, float alpha,
