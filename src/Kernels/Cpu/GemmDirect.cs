@@ -26,6 +26,13 @@ internal static unsafe class GemmDirect
 
     public static void Run(in GemmProblem p, bool parallel)
     {
+        if (p.Second.K > 0)
+        {
+            // Two inner segments: the products in sequence, the second onto the first.
+            Run(p.First(), parallel);
+            Run(p.SecondOnto(), parallel);
+            return;
+        }
         int chunks = (p.N + ColumnsPerTask - 1) / ColumnsPerTask;
         long items = (long)p.M * chunks;
         long perItem = (long)Math.Min(ColumnsPerTask, p.N) * p.K;
