@@ -46,6 +46,9 @@ public static class LoraTable
         int[] tokens = quick ? new[] { 1024, 2048 } : new[] { 1024, 2048, 4096, 8192 };
         int[] ranks = quick ? new[] { 8, 16 } : new[] { 8, 16, 64 };
         var shapes = quick ? Shapes[..2] : Shapes;
+        if (args.Contains("--kernels") && args.Contains("--versions"))
+            return LoraKernelTable.Versions(shapes.Select(s => s.Hidden).ToArray(), tokens, ranks, Math.Max(reps, 20),
+                Arg(args, "--threads", 1));
         if (args.Contains("--kernels"))
             return LoraKernelTable.Run(shapes.Select(s => s.Hidden).ToArray(), tokens, ranks, Math.Max(reps, 20),
                 Arg(args, "--threads", 1));

@@ -34,6 +34,7 @@ Console.Error.WriteLine("       Finetune.Bench epilogue [--threads 1] [--tokens 
     + "fused GEMM epilogues vs composed ops, CPU time");
 Console.Error.WriteLine("       Finetune.Bench philox [--reps 50]   dropout uniforms per second: scalar, AVX2 and AVX-512 Philox");
 Console.Error.WriteLine("       Finetune.Bench lora --kernels [--quick]   each CPU LoRA kernel beside the base GEMMs (1 thread, CPU time)");
+Console.Error.WriteLine("       Finetune.Bench lora --kernels --versions [--quick]   LoRA kernel v3 vs v4 where they differ, interleaved");
 Console.Error.WriteLine("       Finetune.Bench profile-overhead [--reps 9] [--method lora] [--device cpu]   "
     + "a training step with and without the profiler");
 Console.Error.WriteLine("       Finetune.Bench attention [--batch 8] [--seq 128,512] [--reps 3] [--rounds 2] [--threads 2]   fused vs composed attention in MiniLM: step, forward, peak memory");

@@ -3,10 +3,11 @@ namespace Finetune.Kernels;
 /// <summary>
 /// The fused LoRA kernels a backend may provide beside <see cref="IBackend"/> (a backend without them runs LoRA
 /// composed). For x [rows, in], A [rank, in], B [out, rank] and scale s, the layer is
-/// y = x·Wᵀ + b + s·(drop(x)·Aᵀ)·Bᵀ; the base GEMM is <see cref="IBackend.Gemm"/>, these kernels do the rest with
-/// u = drop(x)·Aᵀ [rows, rank] the only intermediate. Dropout is drawn from <see cref="DropoutStream"/> inside the kernels,
-/// never stored as floats: backward draws it again, or reads the keep bits the forward wrote where
-/// <see cref="StoresKeepBits"/>. Element (t, i) of x uses stream element t·in + i.
+/// y = x·Wᵀ + b + s·(drop(x)·Aᵀ)·Bᵀ; the base GEMMs carry the low-rank products (<see cref="LoraUpGemm"/>,
+/// <see cref="LoraInputGradGemm"/>), these kernels do the rest with u = drop(x)·Aᵀ [rows, rank] the only intermediate.
+/// Dropout is drawn from <see cref="DropoutStream"/> inside the kernels, never stored as floats: backward draws it again,
+/// or reads the keep bits the forward wrote where <see cref="StoresKeepBits"/>. Element (t, i) of x uses stream element
+/// t·in + i.
 /// </summary>
 public interface ILoraKernels
 {
@@ -22,6 +23,22 @@ public interface ILoraKernels
 
     /// <summary>y[t, o] += s·Σⱼ u[t, j]·B[o, j], in place: no [rows, out] temporary.</summary>
     void LoraUp(Dense u, Dense b, Dense y, int rows, int outFeatures, int rank, float scale);
+
+    /// <summary>
+    /// The forward's base GEMM carrying the low-rank product: y = x·Wᵀ + beta·y + s·u·Bᵀ for W [out, in] and u from
+    /// <see cref="LoraDown"/> (beta 1 keeps a bias already in y, 0 overwrites y). The CPU runs it as one GEMM over the
+    /// concatenated inner dimension, [x | u]·[W | s·B]ᵀ, so y is written once; CUDA as the base GEMM and <see cref="LoraUp"/>.
+    /// </summary>
+    void LoraUpGemm(Dense x, Dense w, Dense u, Dense b, Dense y, int rows, int inFeatures, int outFeatures, int rank, float scale,
+        float beta);
+
+    /// <summary>
+    /// The backward's dX GEMM carrying the low-rank term where the layer has no dropout: gx = g·W + beta·gx + gu·A with
+    /// gu = s·g·B from <see cref="LoraUpBackward"/> (with dropout the term needs the mask: <see cref="LoraDownBackward"/>
+    /// adds it). The CPU runs it as one GEMM, [g | gu]·[W ; A]; CUDA as the base GEMM and the dX kernel of the low-rank path.
+    /// </summary>
+    void LoraInputGradGemm(Dense g, Dense w, Dense gu, Dense a, Dense gx, int rows, int inFeatures, int outFeatures, int rank,
+        float beta);
 
     /// <summary>
     /// One pass over the output gradient g [rows, out]: gu[t, j] = s·Σₒ g[t, o]·B[o, j] and, when

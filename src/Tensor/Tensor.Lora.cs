@@ -9,12 +9,13 @@ public sealed partial class Tensor
 
     /// <summary>
     /// LoRA's layer in one op: y = x·Wᵀ + b + s·(drop(x)·Aᵀ)·Bᵀ with A [r, in], B [out, r], s = <paramref name="scale"/>.
-    /// The base GEMM writes y (bias first, as <see cref="Linear"/>); the low-rank path adds into y in place, with the
-    /// dropout drawn inside the kernels from <paramref name="generator"/>'s Philox stream (the same elements the
-    /// composed <c>x.Dropout(p)</c> drops) and, in backward, read from the keep bits the forward wrote (1 bit per element)
-    /// where the backend stores them, drawn again otherwise, so no float mask and no [tokens, out] temporary exist.
-    /// Backward: dX = dY·W + s·((dY·B)·A ∘ mask) (the low-rank term added in the pass that computes dA; skipped when x needs
-    /// no gradient), dA, dB. <paramref name="dropout"/> 0 (or eval) draws nothing.
+    /// One GEMM writes y with the low-rank product as a second inner segment (<see cref="ILoraKernels.LoraUpGemm"/>, onto
+    /// the bias as <see cref="Linear"/>); the dropout of u = drop(x)·Aᵀ is drawn inside the kernels from
+    /// <paramref name="generator"/>'s Philox stream (the same elements the composed <c>x.Dropout(p)</c> drops) and, in
+    /// backward, read from the keep bits the forward wrote (1 bit per element) where the backend stores them, drawn again
+    /// otherwise, so no float mask and no [tokens, out] temporary exist.
+    /// Backward: dX = dY·W + s·((dY·B)·A ∘ mask) (one GEMM without dropout; with dropout the low-rank term is added in the
+    /// pass that computes dA; skipped when x needs no gradient), dA, dB. <paramref name="dropout"/> 0 (or eval) draws nothing.
     /// </summary>
     public static Tensor LoraLinear(Tensor x, Tensor weight, Tensor? bias, Tensor loraA, Tensor loraB, float scale,
         float dropout = 0f, Generator? generator = null)
@@ -26,14 +27,15 @@ public sealed partial class Tensor
         var a = loraA.Contiguous();
         var b = loraB.Contiguous();
         int rows = Rows(x);
-        var y = LinearOutput(xc, w, bias?.Contiguous());
+        var y = Empty(x._shape[..^1].Append(outF).ToArray(), DType.Float32, x.Device);
+        float beta = BiasInto(xc, bias?.Contiguous(), y, rows, outF);
         var (stream, bits) = DrawDropout(x, rows, inF, dropout, generator);
         var u = Empty(new[] { rows, rank }, DType.Float32, x.Device);
         var kernels = (ILoraKernels)x.Backend;
         if (rows > 0)
         {
             kernels.LoraDown(xc.Dense, a.Dense, u.Dense, rows, inF, rank, stream, bits?.Dense);
-            kernels.LoraUp(u.Dense, b.Dense, y.Dense, rows, outF, rank, scale);
+            kernels.LoraUpGemm(xc.Dense, w.Dense, u.Dense, b.Dense, y.Dense, rows, inF, outF, rank, scale, beta);
         }
         var inputs = bias is null ? new[] { x, weight, loraA, loraB } : new[] { x, weight, loraA, loraB, bias };
         var inputShape = x._shape;
@@ -43,17 +45,13 @@ public sealed partial class Tensor
             var gy = dy.Contiguous();
             var back = (ILoraKernels)gy.Backend;
             var (gu, gb) = LoraUpGradients(gy.Dense, u, b, loraB, rows, outF, rank, scale);
-            Tensor? gx = null;
-            if (x.RequiresGrad)
-            {
-                gx = Empty((int[])inputShape.Clone(), DType.Float32, gy.Device);
-                if (rows > 0) gy.Backend.Gemm(false, false, rows, inF, outF, 1f, gy.Dense, outF, 0, w.Dense, inF, 0, 0f, gx.Dense, inF,
-                    0, 1);
-            }
+            var gx = x.RequiresGrad ? Empty((int[])inputShape.Clone(), DType.Float32, gy.Device) : null;
+            // dX = dY·W + s·(dY·B)·A in one GEMM; with dropout the low-rank term needs the mask, added in the gA pass over x.
+            var gxTerm = InputGrad(gy.Dense, w, gu, a, gx, rows, inF, outF, rank, 0f, stream.Active);
             var ga = loraA.RequiresGrad ? Empty(new[] { rank, inF }, DType.Float32, gy.Device) : null;
             if (rows == 0) ga?.Backend.Fill(ga.Dense, ga.Count, 0f);
-            else if (gx is not null || ga is not null) back.LoraDownBackward(xc.Dense, a.Dense, gu.Dense, ga?.Dense, gx?.Dense, rows,
-                inF, rank, stream, bits?.Dense);
+            else if (gxTerm is not null || ga is not null) back.LoraDownBackward(xc.Dense, a.Dense, gu.Dense, ga?.Dense, gxTerm?.Dense,
+                rows, inF, rank, stream, bits?.Dense);
             var grads = new[] { gx, BaseWeightGrad(weight, gy, xc), ga, gb, BiasGrad(bias, gy) };
             gu.Dispose();
             return grads[..inputs.Length];
@@ -114,6 +112,23 @@ public sealed partial class Tensor
         if (rows > 0) ((ILoraKernels)u.Backend).LoraUpBackward(g, u.Dense, b.Dense, gu.Dense, gb?.Dense, rows, outF, rank, scale);
         else gb?.Backend.Fill(gb.Dense, gb.Count, 0f);
         return (gu, gb);
+    }
+
+    /// <summary>
+    /// gx = g·W + beta·gx, with the low-rank term gu·A in the same GEMM unless it is <paramref name="masked"/> by dropout;
+    /// returns gx when the term is still to be added with the mask (by the gA pass), else null.
+    /// </summary>
+    private static Tensor? InputGrad(Dense g, Tensor w, Tensor gu, Tensor a, Tensor? gx, int rows, int inF, int outF, int rank,
+        float beta, bool masked)
+    {
+        if (gx is null || rows == 0) return null;
+        if (!masked)
+        {
+            ((ILoraKernels)gx.Backend).LoraInputGradGemm(g, w.Dense, gu.Dense, a.Dense, gx.Dense, rows, inF, outF, rank, beta);
+            return null;
+        }
+        gx.Backend.Gemm(false, false, rows, inF, outF, 1f, g, outF, 0, w.Dense, inF, 0, beta, gx.Dense, inF, 0, 1);
+        return gx;
     }
 
     private static Tensor? BaseWeightGrad(Tensor weight, Tensor gy, Tensor xc) =>

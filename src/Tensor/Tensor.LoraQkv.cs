@@ -9,9 +9,10 @@ public sealed partial class Tensor
     /// GEMMs write the three outputs side by side in one [3, …, out] buffer; one <see cref="ILoraKernels.LoraDownQkv"/> pass
     /// over x makes the three u = drop_p(x)·A_pᵀ; each projection draws its own dropout stream from its own generator in
     /// the order query, key, value — what three <see cref="LoraLinear"/> calls in that order draw — so the results equal
-    /// them (to float rounding) and resume stays exact. Backward: the three dY·W_p GEMMs accumulate into one dX, and one
-    /// <see cref="ILoraKernels.LoraDownBackwardQkv"/> pass adds the three low-rank terms and makes the three dA. Returns
-    /// the three outputs as views of the shared buffer.
+    /// them (to float rounding) and resume stays exact; each base GEMM carries its low-rank product
+    /// (<see cref="ILoraKernels.LoraUpGemm"/>). Backward: the three dY·W_p GEMMs accumulate into one dX (each carrying its
+    /// low-rank term without dropout), and one <see cref="ILoraKernels.LoraDownBackwardQkv"/> pass makes the three dA (and,
+    /// with dropout, adds the masked low-rank terms). Returns the three outputs as views of the shared buffer.
     /// </summary>
     public static Tensor[] LoraQkv(Tensor x, LoraProjection query, LoraProjection key, LoraProjection value)
     {
@@ -31,9 +32,10 @@ public sealed partial class Tensor
         var parts = new LoraPart[3];
         var u = new Tensor[3];
         var bits = new Tensor?[3];
+        var betas = new float[3];
         for (int p = 0; p < 3; p++)
         {
-            using (var slice = Part(y, p)) LinearInto(xc, w[p], projections[p].Bias?.Contiguous(), slice);
+            using (var slice = Part(y, p)) betas[p] = BiasInto(xc, projections[p].Bias?.Contiguous(), slice, rows, outF);
             (var stream, bits[p]) = DrawDropout(x, rows, inF, projections[p].Dropout, projections[p].Generator);
             u[p] = Empty(new[] { rows, checks[p].Rank }, DType.Float32, x.Device);
             parts[p] = new LoraPart(a[p].Dense, checks[p].Rank, stream, u[p].Dense, null, bits[p]?.Dense);
@@ -44,7 +46,8 @@ public sealed partial class Tensor
             kernels.LoraDownQkv(xc.Dense, parts, rows, inF);
             for (int p = 0; p < 3; p++)
                 using (var slice = Part(y, p))
-                    kernels.LoraUp(u[p].Dense, b[p].Dense, slice.Dense, rows, outF, checks[p].Rank, projections[p].Scale);
+                    kernels.LoraUpGemm(xc.Dense, w[p].Dense, u[p].Dense, b[p].Dense, slice.Dense, rows, inF, outF, checks[p].Rank,
+                        projections[p].Scale, betas[p]);
         }
         var inputs = new List<Tensor> { x };
         foreach (var p in projections)
@@ -64,6 +67,9 @@ public sealed partial class Tensor
             var grads = new List<Tensor?>();
             Tensor? gx = x.RequiresGrad ? Empty((int[])inputShape.Clone(), DType.Float32, gy.Device) : null;
             if (gx is not null && rows == 0) gx.Backend.Fill(gx.Dense, gx.Count, 0f);
+            // Without dropout each dY_p·W_p GEMM carries its low-rank term; with it the terms need the masks (the gA pass adds them).
+            bool masked = parts.Any(p => p.Dropout.Active);
+            Tensor? gxTerm = null;
             var gus = new Tensor[3];
             var backParts = new LoraPart[3];
             var perProjection = new List<Tensor?>[3];
@@ -76,15 +82,13 @@ public sealed partial class Tensor
                 var ga = proj.LoraA.RequiresGrad ? Empty(new[] { checks[p].Rank, inF }, DType.Float32, gy.Device) : null;
                 if (rows == 0) ga?.Backend.Fill(ga.Dense, ga.Count, 0f);
                 backParts[p] = parts[p] with { U = gu.Dense, GradA = ga?.Dense };
-                // dX = Σ_p dY_p·W_p: the second and third GEMMs accumulate onto the first (no [rows, in] adds).
-                if (gx is not null && rows > 0)
-                    gy.Backend.Gemm(false, false, rows, inF, outF, 1f, g.Dense, outF, 0, w[p].Dense, inF, 0, p == 0 ? 0f : 1f, gx.Dense,
-                        inF, 0, 1);
+                // dX = Σ_p dY_p·W_p (+ gu_p·A_p): the second and third GEMMs accumulate onto the first (no [rows, in] adds).
+                gxTerm = InputGrad(g.Dense, w[p], gu, a[p], gx, rows, inF, outF, checks[p].Rank, p == 0 ? 0f : 1f, masked);
                 perProjection[p] = new List<Tensor?> { BaseWeightGrad(proj.Weight, g, xc), ga, gb };
                 if (proj.Bias is not null) perProjection[p].Add(BiasGrad(proj.Bias, g));
             }
-            if (rows > 0 && (gx is not null || backParts.Any(p => p.GradA is not null)))
-                back.LoraDownBackwardQkv(xc.Dense, backParts, gx?.Dense, rows, inF);
+            if (rows > 0 && (gxTerm is not null || backParts.Any(p => p.GradA is not null)))
+                back.LoraDownBackwardQkv(xc.Dense, backParts, gxTerm?.Dense, rows, inF);
             foreach (var gu in gus) gu.Dispose();
             grads.Add(gx);
             foreach (var list in perProjection) grads.AddRange(list);

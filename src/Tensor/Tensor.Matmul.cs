@@ -200,7 +200,6 @@ public sealed partial class Tensor
     {
         int outF = weight._shape[0], inF = weight._shape[1];
         int rows = (int)(x.Count / Math.Max(1, inF));
-        var flat = new[] { rows, outF };
         // The bias as a GEMM epilogue where the backend has one: added to each finished block while it is in cache, where the
         // broadcast copy into C before a beta = 1 GEMM was one more pass over [rows, out].
         if (bias is { IsContiguous: true } && rows > 0 && inF > 0 && x.Backend is IEpilogueKernels epilogues)
@@ -209,11 +208,18 @@ public sealed partial class Tensor
                 DropoutStream.None, null, null);
             return;
         }
-        if (bias is not null)
-            x.Backend.Copy(DType.Float32, bias.BroadcastTo(flat), new Strided(c.Buffer, Layout.Contiguous(flat, c._offset)));
-        else if (inF == 0) x.Backend.Fill(c.Dense, c.Count, 0f);
+        float beta = BiasInto(x, bias, c, rows, outF);
+        if (bias is null && inF == 0) x.Backend.Fill(c.Dense, c.Count, 0f);
         if (rows > 0 && inF > 0)
-            x.Backend.Gemm(false, true, rows, outF, inF, 1f, x.Dense, inF, 0, weight.Dense, inF, 0, bias is null ? 0f : 1f, c.Dense,
-                outF, 0, 1);
+            x.Backend.Gemm(false, true, rows, outF, inF, 1f, x.Dense, inF, 0, weight.Dense, inF, 0, beta, c.Dense, outF, 0, 1);
+    }
+
+    /// <summary>Broadcasts the bias (if any) into c [rows, out]; returns the beta of a GEMM onto c (1 with a bias, else 0).</summary>
+    private static float BiasInto(Tensor x, Tensor? bias, Tensor c, int rows, int outF)
+    {
+        if (bias is null) return 0f;
+        var flat = new[] { rows, outF };
+        x.Backend.Copy(DType.Float32, bias.BroadcastTo(flat), new Strided(c.Buffer, Layout.Contiguous(flat, c._offset)));
+        return 1f;
     }
 }

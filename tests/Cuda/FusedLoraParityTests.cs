@@ -50,7 +50,9 @@ public class FusedLoraParityTests : CudaFixture
             for (int k = 0; k < cpu.Values[i].Length; k++) worst = Math.Max(worst, Math.Abs((double)cpu.Values[i][k] - cuda.Values[i][k]));
             Assert.That(worst, Is.LessThanOrEqualTo(1e-5 * scale), $"{names[i]}: max |cuda - cpu| {worst:G3} vs max |cpu| {scale:G3}");
         }
-        Assert.That(cuda.Kernels, Does.Contain("lora_down").And.Contain("lora_up").And.Contain("lora_up_backward").And.Contain("lora_down_backward"));
+        Assert.That(cuda.Kernels, Does.Contain("lora_down").And.Contain("gemm_lora_up").And.Contain("lora_up_backward")
+            .And.Contain("lora_down_backward"));
+        if (xGrad && dropout == 0f) Assert.That(cuda.Kernels, Does.Contain("gemm_lora_dx"), "dX's GEMM carries the low-rank term");
         Assert.That(cuda.Kernels, Does.Not.Contain("random_uniform"), "no dropout tensor on the device either");
     }
 

@@ -51,7 +51,7 @@ public class ModuleProfilerTests
         var records = ProfiledStep(fused: true, out _);
         const string path = "bert.encoder.layer.0.attention.self.value";
         var kernels = records.Where(r => r.Scope == path).Select(r => r.Kernel).ToList();
-        Assert.That(kernels, Does.Contain("lora_down").And.Contain("lora_up").And.Contain("lora_up_backward").And.Contain("lora_down_backward"));
+        Assert.That(kernels, Does.Contain("lora_down").And.Contain("gemm_lora_up").And.Contain("lora_up_backward").And.Contain("lora_down_backward"));
     }
 
     [Test]

@@ -83,6 +83,8 @@ public class FusedLoraQkvTests
         var names = qkv.Kernels.Select(k => k.Kernel).ToList();
         Assert.That(names.Count(n => n == "lora_down_qkv"), Is.EqualTo(1), "one down-projection pass for the three");
         Assert.That(names.Count(n => n == "lora_down_backward_qkv"), Is.EqualTo(1), "one backward pass over x for the three");
+        Assert.That(names.Count(n => n == "gemm_lora_up"), Is.EqualTo(3), "each base GEMM carries its low-rank product");
+        Assert.That(names.Count(n => n == "gemm_lora_dx"), Is.EqualTo(xGrad && dropout == 0f ? 3 : 0), "dX's GEMMs carry theirs without dropout");
         Assert.That(names, Does.Not.Contain("lora_down").And.Not.Contain("lora_down_backward").And.Not.Contain("random_uniform"));
         Assert.That(qkv.Kernels.Where(k => k.Kernel == "add" && k.Flops >= 3 * 7 * 37), Is.Empty,
             "dX is accumulated in the GEMMs, not summed afterwards (the loss's scalar adds aside)");

@@ -53,7 +53,7 @@ public class FusedLoraTests
     private static void AssertFusedRan(Outcome o, bool dropoutDrawn)
     {
         var names = o.Kernels.Select(k => k.Kernel).ToHashSet();
-        Assert.That(names, Does.Contain("lora_down").And.Contain("lora_up"), "the fused forward kernels ran");
+        Assert.That(names, Does.Contain("lora_down").And.Contain("gemm_lora_up"), "the fused forward kernels ran");
         Assert.That(names, Does.Not.Contain("random_uniform").And.Not.Contain("dropoutmask"), "no dropout tensor was drawn");
         if (dropoutDrawn) Assert.That(o.Kernels.Any(k => k.Kernel == "lora_down" && k.Shape.EndsWith("drop")), "lora_down drew the dropout");
     }
@@ -69,6 +69,9 @@ public class FusedLoraTests
         AssertSame(fused, composed);
         AssertFusedRan(fused, dropout > 0);
         Assert.That(fused.Kernels.Select(k => k.Kernel), Does.Contain("lora_up_backward").And.Contain("lora_down_backward"));
+        // Without dropout dX's GEMM carries the low-rank term; with it the term needs the mask and stays in the gA pass.
+        if (xGrad)
+            Assert.That(fused.Kernels.Select(k => k.Kernel), dropout == 0f ? Does.Contain("gemm_lora_dx") : Does.Not.Contain("gemm_lora_dx"));
         Assert.That(composed.Kernels.Select(k => k.Kernel), Has.None.StartsWith("lora_"), "the composed path uses no fused kernel");
         if (dropout > 0) Assert.That(composed.Kernels.Select(k => k.Kernel), Does.Contain("random_uniform"));
     }

@@ -216,6 +216,15 @@ public sealed unsafe class CpuBackend : IBackend, IMemoryStats, ILoraKernels, IE
     public void LoraUp(Dense u, Dense b, Dense y, int rows, int outFeatures, int rank, float scale) =>
         LoraKernels.Up(F(u), F(b), F(y), rows, outFeatures, rank, scale);
 
+    public void LoraUpGemm(Dense x, Dense w, Dense u, Dense b, Dense y, int rows, int inFeatures, int outFeatures, int rank, float scale,
+        float beta) =>
+        LoraKernels.UpGemm(F(x), F(w), F(u), F(b), F(y), rows, inFeatures, outFeatures, rank, scale, beta);
+
+    public void LoraInputGradGemm(Dense g, Dense w, Dense gu, Dense a, Dense gx, int rows, int inFeatures, int outFeatures, int rank,
+        float beta) =>
+        GemmPacked.Sgemm(false, false, rows, inFeatures, outFeatures, 1f, F(g), outFeatures, F(w), inFeatures,
+            false, false, rank, F(gu), rank, F(a), inFeatures, beta, F(gx), inFeatures);
+
     public void LoraUpBackward(Dense g, Dense u, Dense b, Dense gu, Dense? gb, int rows, int outFeatures, int rank, float scale) =>
         LoraKernels.UpBackward(F(g), F(u), F(b), F(gu), gb is { } d ? F(d) : null, rows, outFeatures, rank, scale);
 

@@ -117,19 +117,46 @@ internal sealed unsafe class GemmDriver
     {
         if (Interlocked.CompareExchange(ref state[panel], Packing, Unpacked) == Unpacked)
         {
-            if (isA)
-            {
-                int mr = _k.Mr, i0 = panel * mr;
-                GemmPack.PackA(_p.TransA, _p.A, _p.Lda, _ic + i0, Math.Min(mr, _mcAll - i0), _pc, _kc, mr, _packA + (long)panel * _kc * mr);
-            }
-            else
-                GemmPack.PackB(_p.TransB, _p.B, _p.Ldb, _pc, _kc, _jc, _nc, _k.Nr, _packB, panel, panel + 1);
+            Pack(panel, isA);
             Volatile.Write(ref state[panel], Ready);
             return;
         }
         // Another thread is packing it right now; packing never waits on anything, so this ends.
         var spin = new SpinWait();
         while (Volatile.Read(ref state[panel]) != Ready) spin.SpinOnce(sleep1Threshold: -1);
+    }
+
+    /// <summary>
+    /// Packs depth [pc, pc+kc) of one panel: the part below K1 from the first segment, the rest from the second, one after
+    /// the other in the panel (its layout is p-major, so the second part starts first·width floats in).
+    /// </summary>
+    private void Pack(int panel, bool isA)
+    {
+        int width = isA ? _k.Mr : _k.Nr, k1 = _p.K1;
+        float* dst = (isA ? _packA : _packB) + (long)panel * _kc * width;
+        int first = Math.Clamp(k1 - _pc, 0, _kc);
+        if (first > 0)
+            PackPart(panel, isA, isA ? _p.TransA : _p.TransB, isA ? _p.A : _p.B, isA ? _p.Lda : _p.Ldb, _pc, first, dst);
+        if (first < _kc)
+        {
+            var s = _p.Second;
+            PackPart(panel, isA, isA ? s.TransA : s.TransB, isA ? s.A : s.B, isA ? s.Lda : s.Ldb, Math.Max(0, _pc - k1), _kc - first,
+                dst + (long)first * width);
+        }
+    }
+
+    private void PackPart(int panel, bool isA, bool trans, float* src, long ld, int p0, int kc, float* dst)
+    {
+        if (isA)
+        {
+            int mr = _k.Mr, i0 = panel * mr;
+            GemmPack.PackA(trans, src, ld, _ic + i0, Math.Min(mr, _mcAll - i0), p0, kc, mr, dst);
+        }
+        else
+        {
+            int nr = _k.Nr, j0 = panel * nr;
+            GemmPack.PackBPanel(trans, src, ld, p0, kc, _jc + j0, Math.Min(nr, _nc - j0), nr, dst);
+        }
     }
 
     private void ComputeRange(long start, long end)

@@ -29,23 +29,15 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>
-    /// Packs op(B)[p0..p0+kc, j0..j0+nc] as ceil(nc/nr) panels of kc×nr: dst[panel][p·nr + j] = op(B)[p0+p, j0+panel·nr+j].
-    /// Packs only panels [panelStart, panelEnd) so threads can share the work.
+    /// Packs op(B)[p0..p0+kc, j0..j0+cols] (cols ≤ nr) as one kc×nr panel: dst[p·nr + j] = op(B)[p0+p, j0+j], zero past cols.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PackB(bool transB, float* b, long ldb, int p0, int kc, int j0, int nc, int nr, float* dst, int panelStart,
-        int panelEnd)
+    public static void PackBPanel(bool transB, float* b, long ldb, int p0, int kc, int j0, int cols, int nr, float* dst)
     {
-        for (int panel = panelStart; panel < panelEnd; panel++)
-        {
-            int jr = panel * nr;
-            int cols = Math.Min(nr, nc - jr);
-            float* d = dst + (long)panel * kc * nr;
-            if (transB)
-                Transpose(b + (long)(j0 + jr) * ldb + p0, ldb, cols, kc, nr, d);
-            else
-                CopyRows(b + (long)p0 * ldb + j0 + jr, ldb, kc, cols, nr, d);
-        }
+        if (transB)
+            Transpose(b + (long)j0 * ldb + p0, ldb, cols, kc, nr, dst);
+        else
+            CopyRows(b + (long)p0 * ldb + j0, ldb, kc, cols, nr, dst);
     }
 
     /// <summary>dst[p·width + j] = src[p·ld + j] for j &lt; count, zero for count ≤ j &lt; width (the case where the source is already

@@ -58,10 +58,7 @@ public static unsafe class GemmPacked
         if (m < 0 || n < 0 || k < 0 || batch < 0)
             throw new ArgumentOutOfRangeException(nameof(m), $"Sgemm: negative size m={m} n={n} k={k} batch={batch}");
         if (m == 0 || n == 0 || batch == 0) return;
-        // A leading dimension only matters when the matrix has more than one row in memory.
-        if ((transA ? k > 1 && lda < m : m > 1 && lda < k) || (transB ? n > 1 && ldb < k : k > 1 && ldb < n) || (m > 1 && ldc < n))
-            throw new ArgumentException($"Sgemm: leading dimensions too small (m={m} n={n} k={k} transA={transA} transB={transB} lda={lda} "
-                + $"ldb={ldb} ldc={ldc})");
+        CheckLeading(transA, transB, m, n, k, lda, ldb, ldc);
 
         var p = new GemmProblem(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epilogue: epilogue);
         long work = (long)m * n * Math.Max(k, 1);
@@ -88,9 +85,46 @@ public static unsafe class GemmPacked
         }
     }
 
+    /// <summary>
+    /// C = alpha·[op(A1) | op(A2)]·[op(B1) ; op(B2)] + beta·C (batch 1): one GEMM over the concatenated inner dimension
+    /// k1 + k2, each segment with its own pointers, leading dimensions and transposes. The k slices depend on k1 + k2
+    /// alone; a slice that straddles k1 packs its panels from both sources, and <paramref name="epilogue"/> runs once
+    /// after the last slice.
+    /// </summary>
+    internal static void Sgemm(bool transA1, bool transB1, int m, int n, int k1, float alpha, float* a1, int lda1, float* b1, int ldb1,
+        bool transA2, bool transB2, int k2, float* a2, int lda2, float* b2, int ldb2, float beta, float* c, int ldc,
+        GemmEpilogue? epilogue = null)
+    {
+        if (m < 0 || n < 0 || k1 < 0 || k2 < 0)
+            throw new ArgumentOutOfRangeException(nameof(m), $"Sgemm: negative size m={m} n={n} k1={k1} k2={k2}");
+        if (m == 0 || n == 0) return;
+        CheckLeading(transA1, transB1, m, n, k1, lda1, ldb1, ldc);
+        CheckLeading(transA2, transB2, m, n, k2, lda2, ldb2, ldc);
+        var second = new GemmSegment(transA2, transB2, k2, a2, lda2, b2, ldb2);
+        var p = new GemmProblem(transA1, transB1, m, n, k1, alpha, a1, lda1, b1, ldb1, beta, c, ldc, epilogue: epilogue, second: second);
+        Run(in p, Kernel, parallel: CpuParallel.Threads > 1);
+    }
+
+    /// <summary>A leading dimension only matters when the matrix has more than one row in memory.</summary>
+    private static void CheckLeading(bool transA, bool transB, int m, int n, int k, int lda, int ldb, int ldc)
+    {
+        if ((transA ? k > 1 && lda < m : m > 1 && lda < k) || (transB ? n > 1 && ldb < k : k > 1 && ldb < n) || (m > 1 && ldc < n))
+            throw new ArgumentException($"Sgemm: leading dimensions too small (m={m} n={n} k={k} transA={transA} transB={transB} lda={lda} "
+                + $"ldb={ldb} ldc={ldc})");
+    }
+
     private static void Run(in GemmProblem p, GemmKernelInfo kernel, bool parallel)
     {
-        switch (PathFor(p.M, p.N, p.K, p.Alpha, kernel, p.Epilogue is not null))
+        var path = PathFor(p.M, p.N, p.K, p.Alpha, kernel, p.Epilogue is not null);
+        if (p.Second.K > 0 && path is GemmPath.Direct or GemmPath.Small)
+        {
+            // The unpacked paths read operands in place: two inner segments run as two products, the second onto the first.
+            Run(p.First(), kernel, parallel);
+            Run(p.SecondOnto(), kernel, parallel);
+            p.Epilogue?.Apply(p.C, p.Ldc, 0, 0, p.M, p.N);
+            return;
+        }
+        switch (path)
         {
             case GemmPath.Scale:
                 GemmDirect.ScaleC(in p);
@@ -135,24 +169,48 @@ public static unsafe class GemmPacked
 /// <summary>The routes <see cref="GemmPacked.PathFor"/> chooses between.</summary>
 internal enum GemmPath { Scale, Direct, Small, Packed, PackedTransposed }
 
-/// <summary>One matrix of a (possibly batched) SGEMM call.</summary>
+/// <summary>
+/// One matrix of a (possibly batched) SGEMM call. The inner dimension may be two segments, [op(A) | op(A2)]·[op(B) ; op(B2)]:
+/// the fields without a suffix are the first (depth <see cref="K1"/>), <see cref="Second"/> the other (depth 0 when absent),
+/// <see cref="K"/> the whole depth.
+/// </summary>
 internal readonly unsafe struct GemmProblem(bool transA, bool transB, int m, int n, int k, float alpha,
-    float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool transC = false, GemmEpilogue? epilogue = null)
+    float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, bool transC = false, GemmEpilogue? epilogue = null,
+    GemmSegment second = default)
 {
     public readonly bool TransA = transA, TransB = transB;
     /// <summary>C is stored transposed: element (i, j) lives at C[j·ldc + i].</summary>
     public readonly bool TransC = transC;
-    public readonly int M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc;
+    public readonly int M = m, N = n, K = k + second.K, K1 = k, Lda = lda, Ldb = ldb, Ldc = ldc;
     public readonly float Alpha = alpha, Beta = beta;
     public readonly float* A = a, B = b, C = c;
     /// <summary>Applied to each finished tile of C at the last k slice (never with <see cref="TransC"/>).</summary>
     public readonly GemmEpilogue? Epilogue = epilogue;
+    public readonly GemmSegment Second = second;
 
     public GemmProblem At(float* a, float* b, float* c) =>
-        new(TransA, TransB, M, N, K, Alpha, a, Lda, b, Ldb, Beta, c, Ldc, TransC, Epilogue);
+        new(TransA, TransB, M, N, K1, Alpha, a, Lda, b, Ldb, Beta, c, Ldc, TransC, Epilogue, Second);
 
-    /// <summary>The same product as Cᵀ = op(B)ᵀ·op(A)ᵀ.</summary>
-    public GemmProblem Transposed() => new(!TransB, !TransA, N, M, K, Alpha, B, Ldb, A, Lda, Beta, C, Ldc, !TransC, Epilogue);
+    /// <summary>The same product as Cᵀ = op(B)ᵀ·op(A)ᵀ (each segment transposed in place).</summary>
+    public GemmProblem Transposed() =>
+        new(!TransB, !TransA, N, M, K1, Alpha, B, Ldb, A, Lda, Beta, C, Ldc, !TransC, Epilogue, Second.Transposed());
+
+    /// <summary>The first segment alone (C = alpha·op(A)·op(B) + beta·C), without the epilogue.</summary>
+    public GemmProblem First() => new(TransA, TransB, M, N, K1, Alpha, A, Lda, B, Ldb, Beta, C, Ldc, TransC);
+
+    /// <summary>The second segment alone, accumulated onto C (beta 1), without the epilogue.</summary>
+    public GemmProblem SecondOnto() =>
+        new(Second.TransA, Second.TransB, M, N, Second.K, Alpha, Second.A, Second.Lda, Second.B, Second.Ldb, 1f, C, Ldc, TransC);
+}
+
+/// <summary>A segment of a GEMM's inner dimension: op(A) m×k and op(B) k×n.</summary>
+internal readonly unsafe struct GemmSegment(bool transA, bool transB, int k, float* a, int lda, float* b, int ldb)
+{
+    public readonly bool TransA = transA, TransB = transB;
+    public readonly int K = k, Lda = lda, Ldb = ldb;
+    public readonly float* A = a, B = b;
+
+    public GemmSegment Transposed() => new(!TransB, !TransA, K, B, Ldb, A, Lda);
 }
 
 /// <summary>A micro-kernel and its tile shape.</summary>

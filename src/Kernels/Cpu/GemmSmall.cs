@@ -82,8 +82,9 @@ internal static unsafe class GemmSmall
     {
         long panelSize = (long)p.K * Nr;
         float* all = GemmBuffers.Current.B((last - first) * panelSize);
-        // PackB writes panel i at dst + i·k·16; only panels from first on are written.
-        GemmPack.PackB(p.TransB, p.B, p.Ldb, 0, p.K, 0, p.N, Nr, all - first * panelSize, first, last);
+        for (int panel = first; panel < last; panel++)
+            GemmPack.PackBPanel(p.TransB, p.B, p.Ldb, 0, p.K, panel * Nr, Math.Min(Nr, p.N - panel * Nr), Nr,
+                all + (panel - first) * panelSize);
         return all;
     }
 

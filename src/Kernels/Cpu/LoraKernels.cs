@@ -5,12 +5,15 @@ using System.Runtime.Intrinsics;
 namespace Finetune.Kernels.Cpu;
 
 /// <summary>
-/// The CPU's fused LoRA kernels (<see cref="ILoraKernels"/>), version 3 of the LoRA path (v1 is the composed ops, v2 the
-/// first fused kernels). Every product runs on the 6×16 register tile of <see cref="LoraTile"/>: six rows' dropout is
-/// drawn into a small buffer (never a [rows, in] tensor), the rank columns of u and gu come out of one tile (rank padded
-/// to 8), and y, dX are updated in place while their rows sit in L1. Reductions over rows (gA, gB) keep a tile of the
-/// [rank, n] result in registers over a 64-row slab and sum per-chunk partials in chunk order, with chunks fixed by
-/// the problem size, so results repeat bit for bit at any thread count.
+/// The CPU's fused LoRA kernels (<see cref="ILoraKernels"/>), version 4 of the LoRA path (v1 is the composed ops, v2 the
+/// first fused kernels, v3 the register tile below with y and dX updated in separate passes). v4 carries the
+/// up-projection in the base GEMM as a second inner segment (<see cref="UpGemm"/>; <see cref="Up"/> is v3's pass) and,
+/// without dropout, the dX term too (the backend's one GEMM [g | gu]·[W ; A]); with dropout the dX term needs the mask
+/// and is added in the gA pass. Every other product runs on the 6×16 register tile of <see cref="LoraTile"/>: six rows'
+/// dropout is drawn into a small buffer (never a [rows, in] tensor), the rank columns of u and gu come out of one tile
+/// (rank padded to 8). Reductions over rows (gA, gB) keep a tile of the [rank, n] result in registers over a 64-row slab
+/// and sum per-chunk partials in chunk order, with chunks fixed by the problem size, so results repeat bit for bit at
+/// any thread count.
 /// </summary>
 internal static unsafe class LoraKernels
 {
@@ -98,6 +101,25 @@ internal static unsafe class LoraKernels
         finally
         {
             Free(bt);
+        }
+    }
+
+    /// <summary>
+    /// y = x·Wᵀ + beta·y + scale·u·Bᵀ as one GEMM over the concatenated inner dimension, [x | u]·[W | scale·B]ᵀ: the
+    /// low-rank product accumulates in the base GEMM's registers, so y is written once (scale goes on a copy of B, the
+    /// smallest operand).
+    /// </summary>
+    public static void UpGemm(float* x, float* w, float* u, float* b, float* y, int rows, int inF, int outF, int rank, float scale,
+        float beta)
+    {
+        float* sb = Padded(b, outF, rank, rank, scale);
+        try
+        {
+            GemmPacked.Sgemm(false, true, rows, outF, inF, 1f, x, inF, w, inF, false, true, rank, u, rank, sb, rank, beta, y, outF);
+        }
+        finally
+        {
+            Free(sb);
         }
     }
 

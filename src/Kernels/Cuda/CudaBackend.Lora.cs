@@ -23,6 +23,22 @@ public sealed partial class CudaBackend : ILoraKernels
             k => k.Add(pu).Add(pb).Add(py).Add((long)rows).Add(outFeatures).Add(rank).Add(scale));
     }
 
+    public void LoraUpGemm(Dense x, Dense w, Dense u, Dense b, Dense y, int rows, int inFeatures, int outFeatures, int rank, float scale,
+        float beta)
+    {
+        if (rows == 0) return;
+        Gemm(false, true, rows, outFeatures, inFeatures, 1f, x, inFeatures, 0, w, inFeatures, 0, beta, y, outFeatures, 0, 1);
+        LoraUp(u, b, y, rows, outFeatures, rank, scale);
+    }
+
+    public void LoraInputGradGemm(Dense g, Dense w, Dense gu, Dense a, Dense gx, int rows, int inFeatures, int outFeatures, int rank,
+        float beta)
+    {
+        if (rows == 0) return;
+        Gemm(false, false, rows, inFeatures, outFeatures, 1f, g, outFeatures, 0, w, inFeatures, 0, beta, gx, inFeatures, 0, 1);
+        AddInputGrad(a, gu, gx, rows, inFeatures, rank, DropoutStream.None);
+    }
+
     public void LoraUpBackward(Dense g, Dense u, Dense b, Dense gu, Dense? gb, int rows, int outFeatures, int rank, float scale)
     {
         ulong pg = F(g), pu = F(u), pb = F(b), pgu = F(gu);
@@ -39,17 +55,20 @@ public sealed partial class CudaBackend : ILoraKernels
         DropoutStream dropout, Dense? keepBits = null)
     {
         NoKeepBits(keepBits);
-        ulong px = F(x), pa = F(a), pgu = F(gu);
-        if (gx is { } dx && rows > 0)
-        {
-            ulong pgx = F(dx);
-            Launch(KernelId.LoraDownBackwardGx, GridFor((long)rows * inFeatures), new(Threads), k => k.Add(pa).Add(pgu).Add(pgx)
-                .Add((long)rows).Add(inFeatures).Add(rank).Add(dropout.Seed).Add(dropout.Offset).Add(dropout.P).Add(dropout.KeepScale));
-        }
+        ulong px = F(x), pgu = F(gu);
+        if (gx is { } dx && rows > 0) AddInputGrad(a, gu, dx, rows, inFeatures, rank, dropout);
         if (ga is not { } da) return;
         ulong pga = F(da);
         Launch(KernelId.LoraDownBackwardGa, GridFor((long)rank * inFeatures), new(Threads), k => k.Add(px).Add(pgu).Add(pga).Add((long)rows)
             .Add(inFeatures).Add(rank).Add(dropout.Seed).Add(dropout.Offset).Add(dropout.P).Add(dropout.KeepScale));
+    }
+
+    /// <summary>gx += mask∘(gu·A): the low-rank path's dX term, in place.</summary>
+    private void AddInputGrad(Dense a, Dense gu, Dense gx, int rows, int inFeatures, int rank, DropoutStream dropout)
+    {
+        ulong pa = F(a), pgu = F(gu), pgx = F(gx);
+        Launch(KernelId.LoraDownBackwardGx, GridFor((long)rows * inFeatures), new(Threads), k => k.Add(pa).Add(pgu).Add(pgx)
+            .Add((long)rows).Add(inFeatures).Add(rank).Add(dropout.Seed).Add(dropout.Offset).Add(dropout.P).Add(dropout.KeepScale));
     }
 
     public void LoraDownQkv(Dense x, LoraPart[] parts, int rows, int inFeatures)

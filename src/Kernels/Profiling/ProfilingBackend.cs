@@ -132,6 +132,22 @@ internal sealed class ProfilingBackend(IBackend inner, KernelProfiler profiler) 
             ((double)rows * rank + (double)rank * outFeatures + 2.0 * rows * outFeatures) * F,
             () => Lora.LoraUp(u, b, y, rows, outFeatures, rank, scale));
 
+    /// <summary>The base GEMM that carries a low-rank segment (CPU: one GEMM over k + rank) is named after both.</summary>
+    public void LoraUpGemm(Dense x, Dense w, Dense u, Dense b, Dense y, int rows, int inFeatures, int outFeatures, int rank, float scale,
+        float beta) =>
+        Time("gemm_lora_up", $"[{rows}×{inFeatures}+{rank}]·[{inFeatures}+{rank}×{outFeatures}]",
+            2.0 * rows * outFeatures * (inFeatures + rank), GemmBytes(rows, outFeatures, inFeatures + rank, beta),
+            () => Lora.LoraUpGemm(x, w, u, b, y, rows, inFeatures, outFeatures, rank, scale, beta));
+
+    public void LoraInputGradGemm(Dense g, Dense w, Dense gu, Dense a, Dense gx, int rows, int inFeatures, int outFeatures, int rank,
+        float beta) =>
+        Time("gemm_lora_dx", $"[{rows}×{outFeatures}+{rank}]·[{outFeatures}+{rank}×{inFeatures}]",
+            2.0 * rows * inFeatures * (outFeatures + rank), GemmBytes(rows, inFeatures, outFeatures + rank, beta),
+            () => Lora.LoraInputGradGemm(g, w, gu, a, gx, rows, inFeatures, outFeatures, rank, beta));
+
+    private static double GemmBytes(int m, int n, int k, float beta) =>
+        ((double)m * k + (double)k * n + (beta == 0f ? 1.0 : 2.0) * m * n) * F;
+
     public void LoraUpBackward(Dense g, Dense u, Dense b, Dense gu, Dense? gb, int rows, int outFeatures, int rank, float scale) =>
         Time("lora_up_backward", $"[{rows}×{outFeatures}] r{rank}", (gb is null ? 2.0 : 4.0) * rows * outFeatures * rank,
             ((double)rows * outFeatures + 2.0 * rows * rank + (gb is null ? 1.0 : 2.0) * rank * outFeatures) * F,
