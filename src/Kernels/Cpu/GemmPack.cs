@@ -57,6 +57,18 @@ internal static unsafe class GemmPack
             }
             return;
         }
+        if (count == width && width >= 4 && Vector128.IsHardwareAccelerated)
+        {
+            // A narrow panel (AVX2's 6-row A panel of a transposed A): 4-float vectors, the last one overlapping.
+            int last = width - 4;
+            for (int p = 0; p < kc; p++, src += ld, dst += width)
+            {
+                for (int j = 0; j < last; j += 4)
+                    Vector128.Store(Vector128.Load(src + j), dst + j);
+                Vector128.Store(Vector128.Load(src + last), dst + last);
+            }
+            return;
+        }
         for (int p = 0; p < kc; p++, src += ld, dst += width)
         {
             int j = 0;
@@ -88,13 +100,39 @@ internal static unsafe class GemmPack
             }
             r = count;
         }
+        int p0 = 0;
+        if (Avx.IsSupported && count < 8 && width <= 8)
+        {
+            // Fewer than 8 rows (AVX2's 6-row A panel): one 8×8 register transpose per 8 columns with the missing rows zero,
+            // each output row stored whole. Lanes past count are zeros, so an 8-wide panel gets its padding from them; in a
+            // narrower panel they spill into the next output row, which the next store overwrites — so there the last 8
+            // columns (whose spill would leave the panel) go element by element below.
+            for (; p0 + 8 <= kc && (width == 8 || p0 + 8 < kc); p0 += 8)
+                Transpose8x8Rows(src + p0, ld, count, dst + (long)p0 * width, width);
+        }
         for (; r < count; r++)
         {
             float* s = src + r * ld;
-            for (int p = 0; p < kc; p++) dst[(long)p * width + r] = s[p];
+            for (int p = p0; p < kc; p++) dst[(long)p * width + r] = s[p];
         }
         for (; r < width; r++)
-            for (int p = 0; p < kc; p++) dst[(long)p * width + r] = 0f;
+            for (int p = p0; p < kc; p++) dst[(long)p * width + r] = 0f;
+    }
+
+    /// <summary>The first <paramref name="rows"/> (&lt; 8) rows of an 8-column block, the rest zero, written transposed: 8 rows
+    /// of 8 floats at stride <paramref name="dstStride"/>, in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8Rows(float* s, long ld, int rows, float* d, int dstStride)
+    {
+        var z = Vector256<float>.Zero;
+        var r0 = Avx.LoadVector256(s);
+        var r1 = rows > 1 ? Avx.LoadVector256(s + ld) : z;
+        var r2 = rows > 2 ? Avx.LoadVector256(s + 2 * ld) : z;
+        var r3 = rows > 3 ? Avx.LoadVector256(s + 3 * ld) : z;
+        var r4 = rows > 4 ? Avx.LoadVector256(s + 4 * ld) : z;
+        var r5 = rows > 5 ? Avx.LoadVector256(s + 5 * ld) : z;
+        var r6 = rows > 6 ? Avx.LoadVector256(s + 6 * ld) : z;
+        TransposeStore(r0, r1, r2, r3, r4, r5, r6, z, d, dstStride);
     }
 
     /// <summary>Reads an 8×8 block (rows at stride ld) and writes its transpose (rows at stride dstStride).</summary>
@@ -109,6 +147,14 @@ internal static unsafe class GemmPack
         var r5 = Avx.LoadVector256(s + 5 * ld);
         var r6 = Avx.LoadVector256(s + 6 * ld);
         var r7 = Avx.LoadVector256(s + 7 * ld);
+        TransposeStore(r0, r1, r2, r3, r4, r5, r6, r7, d, dstStride);
+    }
+
+    /// <summary>Writes the transpose of the 8×8 block in rows r0…r7: output row c (column c of the block) at d + c·dstStride.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TransposeStore(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, float* d, int dstStride)
+    {
         var t0 = Avx.UnpackLow(r0, r1);
         var t1 = Avx.UnpackHigh(r0, r1);
         var t2 = Avx.UnpackLow(r2, r3);
