@@ -194,14 +194,38 @@ internal static unsafe class RowKernels
                 float* ws = (float*)pw;
                 float mu = ((float*)pm)[r], rs = ((float*)pr)[r];
                 float sumG = 0f, sumGx = 0f;
-                for (int j = 0; j < cols; j++)
+                int j = 0;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    Vector256<float> vg = default, vgx = default, vmu = Vector256.Create(mu), vrs = Vector256.Create(rs);
+                    for (; j + 8 <= cols; j += 8)
+                    {
+                        var g = Vector256.Load(gyr + j) * Vector256.Load(ws + j);
+                        vg += g;
+                        vgx += g * (Vector256.Load(xr + j) - vmu) * vrs;
+                    }
+                    sumG = Vector256.Sum(vg);
+                    sumGx = Vector256.Sum(vgx);
+                }
+                for (; j < cols; j++)
                 {
                     float g = gyr[j] * ws[j];
                     sumG += g;
                     sumGx += g * (xr[j] - mu) * rs;
                 }
                 float meanG = sumG / cols, meanGx = sumGx / cols;
-                for (int j = 0; j < cols; j++)
+                j = 0;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    Vector256<float> vmu = Vector256.Create(mu), vrs = Vector256.Create(rs);
+                    Vector256<float> vmg = Vector256.Create(meanG), vmgx = Vector256.Create(meanGx);
+                    for (; j + 8 <= cols; j += 8)
+                    {
+                        var xhat = (Vector256.Load(xr + j) - vmu) * vrs;
+                        (vrs * (Vector256.Load(gyr + j) * Vector256.Load(ws + j) - vmg - xhat * vmgx)).Store(gxr + j);
+                    }
+                }
+                for (; j < cols; j++)
                 {
                     float xhat = (xr[j] - mu) * rs;
                     gxr[j] = rs * (gyr[j] * ws[j] - meanG - xhat * meanGx);
@@ -221,7 +245,19 @@ internal static unsafe class RowKernels
                 {
                     float* xr = (float*)px + r * cols, gyr = (float*)pgy + r * cols;
                     float mu = ((float*)pm)[r], rs = ((float*)pr)[r];
-                    for (int j = j0; j < j1; j++)
+                    int j = j0;
+                    if (Vector256.IsHardwareAccelerated)
+                    {
+                        // The same operations as the scalar tail, so a column's bits do not depend on where it falls.
+                        Vector256<float> vmu = Vector256.Create(mu), vrs = Vector256.Create(rs);
+                        for (; j + 8 <= j1; j += 8)
+                        {
+                            var g = Vector256.Load(gyr + j);
+                            (Vector256.Load(gws + j) + g * (Vector256.Load(xr + j) - vmu) * vrs).Store(gws + j);
+                            (Vector256.Load(gbs + j) + g).Store(gbs + j);
+                        }
+                    }
+                    for (; j < j1; j++)
                     {
                         gws[j] += gyr[j] * (xr[j] - mu) * rs;
                         gbs[j] += gyr[j];
