@@ -14,7 +14,7 @@ namespace Finetune.Kernels.Cpu;
 /// </summary>
 internal static unsafe class AttentionKernels
 {
-    public const int QueryBlock = 32, KeyBlock = 64;
+    public const int QueryBlock = 32, KeyBlock = 128;
 
     /// <summary>A task's scratch: one aligned allocation handed out in 64-byte aligned pieces.</summary>
     private sealed class Arena : IDisposable
