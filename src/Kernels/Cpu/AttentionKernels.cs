@@ -5,12 +5,13 @@ using System.Runtime.Intrinsics.X86;
 namespace Finetune.Kernels.Cpu;
 
 /// <summary>
-/// Fused attention on the CPU (<see cref="IAttentionKernels"/>). Forward: one task per (batch, head, block of
-/// <see cref="QueryBlock"/> queries); keys go by blocks of <see cref="KeyBlock"/> with an online softmax that rescales the
-/// output rows once per block. Backward: one task per (batch, head), which owns that head's dQ, dK and dV, so every sum
-/// runs in one fixed order and the bits do not depend on the thread count. All five products (Q·Kᵀ, P·V, dO·Vᵀ, Pᵀ·dO,
-/// dSᵀ·Q, dS·K) are one 4×16 broadcast-FMA register tile (<see cref="Tile"/>) over operands packed per block; the scores
-/// and probabilities live only in a [QueryBlock, KeyBlock] tile.
+/// Fused attention on the CPU (<see cref="IAttentionKernels"/>). Forward: one task per (batch, head) — or per group of
+/// <see cref="QueryBlock"/>-query blocks when heads are too few for the threads — that packs the head's K and V once;
+/// keys go by blocks of <see cref="KeyBlock"/> with an online softmax that rescales the output rows once per block.
+/// Backward: one task per (batch, head), which owns that head's dQ, dK and dV, so every sum runs in one fixed order and
+/// the bits do not depend on the thread count. All five products (Q·Kᵀ, P·V, dO·Vᵀ, Pᵀ·dO, dSᵀ·Q, dS·K) are one 4×16
+/// broadcast-FMA register tile (<see cref="Tile"/>) over packed operands; the scores and probabilities live only in a
+/// [QueryBlock, KeyBlock] tile.
 /// </summary>
 internal static unsafe class AttentionKernels
 {
