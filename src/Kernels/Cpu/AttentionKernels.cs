@@ -17,22 +17,20 @@ internal static unsafe class AttentionKernels
 {
     public const int QueryBlock = 32, KeyBlock = 128;
 
-    /// <summary>A task's scratch: one aligned allocation handed out in 64-byte aligned pieces.</summary>
-    private sealed class Arena : IDisposable
+    /// <summary>
+    /// A task's scratch, handed out in 64-byte aligned pieces from this thread's reused block (a fresh allocation per task
+    /// cost page faults and cold lines on every head).
+    /// </summary>
+    private struct Arena(long floats)
     {
-        private readonly float* _start;
-        private float* _next;
+        private float* _next = GemmBuffers.Current.Attention(floats + 16 * 16);
 
-        public Arena(long floats) => _next = _start = (float*)NativeMemory.AlignedAlloc((nuint)((floats + 16 * 16) * sizeof(float)), 64);
-
-        public float* Take(long floats)
+        public float* Take(long count)
         {
             float* p = _next;
-            _next += (floats + 15) & ~15L;
+            _next += (count + 15) & ~15L;
             return p;
         }
-
-        public void Dispose() => NativeMemory.AlignedFree(_start);
     }
 
     /// <summary>The head dim rounded up to the tile width: the row length of every packed [rows, d] operand.</summary>
@@ -54,7 +52,7 @@ internal static unsafe class AttentionKernels
         long keyFloats = (long)kBlocks * d * KeyBlock, valueFloats = (long)kBlocks * KeyBlock * dp;
         CpuParallel.For(heads * groups, CpuParallel.Grain(cost, 1 << 18), (start, end) =>
         {
-            using var w = new Arena(keyFloats + valueFloats + QueryBlock * KeyBlock + KeyBlock + QueryBlock * (dp + 2L));
+            var w = new Arena(keyFloats + valueFloats + QueryBlock * KeyBlock + KeyBlock + QueryBlock * (dp + 2L));
             float* kt = w.Take(keyFloats), vp = w.Take(valueFloats), sc = w.Take(QueryBlock * KeyBlock);
             float* keep = w.Take(KeyBlock), acc = w.Take(QueryBlock * dp), m = w.Take(QueryBlock), l = w.Take(QueryBlock);
             long packedHead = -1;
@@ -161,7 +159,7 @@ internal static unsafe class AttentionKernels
     {
         int d = s.HeadDim, dp = Padded(d), tq = s.QueryLength;
         long tqPadded = (tq + QueryBlock - 1) / QueryBlock * QueryBlock;
-        using var w = new Arena(2L * d * KeyBlock + 3L * KeyBlock * dp + 2L * QueryBlock * KeyBlock + KeyBlock
+        var w = new Arena(2L * d * KeyBlock + 3L * KeyBlock * dp + 2L * QueryBlock * KeyBlock + KeyBlock
             + 3 * tqPadded * dp);
         float* kt = w.Take((long)d * KeyBlock), vt = w.Take((long)d * KeyBlock), kp = w.Take((long)KeyBlock * dp);
         float* sc = w.Take(QueryBlock * KeyBlock), gs = w.Take(QueryBlock * KeyBlock), keep = w.Take(KeyBlock);

@@ -13,12 +13,14 @@ internal sealed unsafe class GemmBuffers
     [ThreadStatic] private static GemmBuffers? _current;
     public static GemmBuffers Current => _current ??= new GemmBuffers();
 
-    private float* _a, _b, _row, _tile;
-    private long _aSize, _bSize, _rowSize;
+    private float* _a, _b, _row, _tile, _attention;
+    private long _aSize, _bSize, _rowSize, _attentionSize;
 
     public float* A(long floats) => Ensure(ref _a, ref _aSize, floats);
     public float* B(long floats) => Ensure(ref _b, ref _bSize, floats);
     public float* Row(long floats) => Ensure(ref _row, ref _rowSize, floats);
+    /// <summary>The fused attention kernels' per-task scratch (they run no GEMM while they hold it).</summary>
+    public float* Attention(long floats) => Ensure(ref _attention, ref _attentionSize, floats);
     /// <summary>Scratch for one edge tile.</summary>
     public float* Tile => _tile != null ? _tile : _tile = (float*)NativeMemory.AlignedAlloc(64 * 64 * sizeof(float), 64);
 
@@ -39,5 +41,6 @@ internal sealed unsafe class GemmBuffers
         if (_b != null) NativeMemory.AlignedFree(_b);
         if (_row != null) NativeMemory.AlignedFree(_row);
         if (_tile != null) NativeMemory.AlignedFree(_tile);
+        if (_attention != null) NativeMemory.AlignedFree(_attention);
     }
 }

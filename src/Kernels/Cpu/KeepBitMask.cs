@@ -9,7 +9,7 @@ namespace Finetune.Kernels.Cpu;
 /// </summary>
 internal static unsafe class KeepBitMask
 {
-    private static readonly Vector256<int> Lanes = Vector256.Create(1, 2, 4, 8, 16, 32, 64, 128);
+    private static Vector256<int> Lanes => Vector256.Create(1, 2, 4, 8, 16, 32, 64, 128);
 
     public static long RowBytes(int n) => (n + 7) / 8;
 

@@ -23,8 +23,10 @@ internal interface IBinaryFn
 /// <summary>Vector forms of the transcendental helpers the ops share.</summary>
 internal static class VMath
 {
-    public static readonly Vector256<float> One = Vector256.Create(1f);
-    public static readonly Vector256<float> Half = Vector256.Create(0.5f);
+    // Properties, not static readonly fields: a static field read inside a vector loop made the JIT keep a class-init check
+    // there and spill every live vector around it (the exp ran at half speed).
+    public static Vector256<float> One => Vector256<float>.One;
+    public static Vector256<float> Half => Vector256.Create(0.5f);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
@@ -52,7 +54,7 @@ internal static class VMath
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(E4));
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(E5));
         p = Vector256.FusedMultiplyAdd(p, r * r, r + One);
-        var k = Vector256.ConvertToInt32(n);
+        var k = Vector256.ConvertToInt32Native(n); // n is integral and within [−151, 129]: no saturation needed
         var k1 = Vector256.ShiftRightArithmetic(k, 1);
         var bias = Vector256.Create(127);
         var y = p * Vector256.ShiftLeft(k1 + bias, 23).AsSingle() * Vector256.ShiftLeft(k - k1 + bias, 23).AsSingle();
