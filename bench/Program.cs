@@ -3,26 +3,17 @@ using Finetune.Bench;
 
 // dotnet run -c Release --project bench -- gemm [--threads N] [--quick] ...   side-by-side table with the PyTorch peer
 // dotnet run -c Release --project bench -- bdn --filter '*Gemm*'              BenchmarkDotNet suites
-if (args.Length > 0 && args[0] == "gemm")
-    return GemmTable.Run(args[1..]);
-if (args.Length > 0 && args[0] == "step")
-    return StepTable.Run(args[1..]);
-if (args.Length > 0 && args[0] == "fuzz")
-    return FuzzRun.Run(args[1..]);
-if (args.Length > 0 && args[0] == "epilogue")
-    return EpilogueTable.Run(args[1..]);
-if (args.Length > 0 && args[0] == "philox")
-    return PhiloxTable.Run(args[1..]);
-if (args.Length > 0 && args[0] == "lora")
-    return LoraTable.Run(args[1..]);
-if (args.Length > 0 && args[0] == "profile-overhead")
-    return ProfileOverhead.Run(args[1..]);
-if (args.Length > 0 && args[0] == "attention")
-    return AttentionTable.Run(args[1..]);
-if (args.Length > 0 && args[0] == "bdn")
+// A bad option value (a number that is not one, a name the table does not know, an index past the end) is one line and
+// exit code 2, not a stack trace.
+try
 {
-    BenchmarkSwitcher.FromAssembly(typeof(GemmTable).Assembly).Run(args[1..]);
-    return 0;
+    if (Dispatch(args) is int code) return code;
+}
+catch (Exception e) when (e is ArgumentException or FormatException or OverflowException or IndexOutOfRangeException)
+{
+    // IndexOutOfRange is an option given last without its value (args[++i]).
+    Console.Error.WriteLine(e is IndexOutOfRangeException ? "bench: an option is missing its value" : $"bench: {e.Message}");
+    return 2;
 }
 Console.Error.WriteLine("usage: Finetune.Bench gemm [--threads N] [--quick] [--no-peer] [--kernel avx512|avx2|portable] [--kc N] [--mc N] [--nc N] [--small] [--path small|packed] [--only NAME]");
 Console.Error.WriteLine("       Finetune.Bench step [--batch 8] [--seq 128] [--reps 5] [--threads 2] [--rounds 2] "
@@ -40,3 +31,29 @@ Console.Error.WriteLine("       Finetune.Bench profile-overhead [--reps 9] [--me
 Console.Error.WriteLine("       Finetune.Bench attention [--batch 8] [--seq 128,512] [--reps 3] [--rounds 2] [--threads 2]   fused vs composed attention in MiniLM: step, forward, peak memory");
 Console.Error.WriteLine("       Finetune.Bench bdn [BenchmarkDotNet arguments, e.g. --filter '*Gemm*']");
 return 2;
+
+static int? Dispatch(string[] args)
+{
+    if (args.Length > 0 && args[0] == "gemm")
+        return GemmTable.Run(args[1..]);
+    if (args.Length > 0 && args[0] == "step")
+        return StepTable.Run(args[1..]);
+    if (args.Length > 0 && args[0] == "fuzz")
+        return FuzzRun.Run(args[1..]);
+    if (args.Length > 0 && args[0] == "epilogue")
+        return EpilogueTable.Run(args[1..]);
+    if (args.Length > 0 && args[0] == "philox")
+        return PhiloxTable.Run(args[1..]);
+    if (args.Length > 0 && args[0] == "lora")
+        return LoraTable.Run(args[1..]);
+    if (args.Length > 0 && args[0] == "profile-overhead")
+        return ProfileOverhead.Run(args[1..]);
+    if (args.Length > 0 && args[0] == "attention")
+        return AttentionTable.Run(args[1..]);
+    if (args.Length > 0 && args[0] == "bdn")
+    {
+        BenchmarkSwitcher.FromAssembly(typeof(GemmTable).Assembly).Run(args[1..]);
+        return 0;
+    }
+    return null;
+}
