@@ -32,28 +32,22 @@ Console.Error.WriteLine("       Finetune.Bench attention [--batch 8] [--seq 128,
 Console.Error.WriteLine("       Finetune.Bench bdn [BenchmarkDotNet arguments, e.g. --filter '*Gemm*']");
 return 2;
 
-static int? Dispatch(string[] args)
+static int? Dispatch(string[] args) => args.Length == 0 ? null : args[0] switch
 {
-    if (args.Length > 0 && args[0] == "gemm")
-        return GemmTable.Run(args[1..]);
-    if (args.Length > 0 && args[0] == "step")
-        return StepTable.Run(args[1..]);
-    if (args.Length > 0 && args[0] == "fuzz")
-        return FuzzRun.Run(args[1..]);
-    if (args.Length > 0 && args[0] == "epilogue")
-        return EpilogueTable.Run(args[1..]);
-    if (args.Length > 0 && args[0] == "philox")
-        return PhiloxTable.Run(args[1..]);
-    if (args.Length > 0 && args[0] == "lora")
-        return LoraTable.Run(args[1..]);
-    if (args.Length > 0 && args[0] == "profile-overhead")
-        return ProfileOverhead.Run(args[1..]);
-    if (args.Length > 0 && args[0] == "attention")
-        return AttentionTable.Run(args[1..]);
-    if (args.Length > 0 && args[0] == "bdn")
-    {
-        BenchmarkSwitcher.FromAssembly(typeof(GemmTable).Assembly).Run(args[1..]);
-        return 0;
-    }
-    return null;
+    "gemm" => GemmTable.Run(args[1..]),
+    "step" => StepTable.Run(args[1..]),
+    "fuzz" => FuzzRun.Run(args[1..]),
+    "epilogue" => EpilogueTable.Run(args[1..]),
+    "philox" => PhiloxTable.Run(args[1..]),
+    "lora" => LoraTable.Run(args[1..]),
+    "profile-overhead" => ProfileOverhead.Run(args[1..]),
+    "attention" => AttentionTable.Run(args[1..]),
+    "bdn" => RunBenchmarkDotNet(args[1..]),
+    _ => null,
+};
+
+static int RunBenchmarkDotNet(string[] args)
+{
+    BenchmarkSwitcher.FromAssembly(typeof(GemmTable).Assembly).Run(args);
+    return 0;
 }
